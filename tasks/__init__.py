@@ -1,0 +1,1 @@
+"""mmFlywheel library: one subpackage per pipeline stage (no Prefect imports here)."""

@@ -1,0 +1,1 @@
+"""Helpers shared by every stage: parameters, atomic outputs, reject records."""

@@ -1,0 +1,75 @@
+"""Outputs that appear whole or not at all, and the reject log every stage keeps."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+
+@contextlib.contextmanager
+def atomic_dir(final: str | Path) -> Iterator[Path]:
+    """Yield a scratch folder beside ``final``; on success it replaces ``final`` in one rename.
+
+    On an exception the scratch folder is removed and ``final`` is left as it was.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_atomic(path: str | Path, data: bytes | str) -> None:
+    """Write a file through a temporary sibling and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    write_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+class RejectLog:
+    """Collects items a stage could not use: which item, from where, and why."""
+
+    def __init__(self, stage: str) -> None:
+        self.stage = stage
+        self.records: list[dict[str, str]] = []
+
+    def add(self, item: str, reason: str, source: str = "") -> None:
+        self.records.append({"stage": self.stage, "item": str(item), "source": source, "reason": reason})
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def write(self, path: str | Path) -> None:
+        """One JSON object per line, so the file is easy to grep and to load with pandas."""
+        write_atomic(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in self.records))

@@ -1,0 +1,5 @@
+import sys
+
+from tasks.motion.stage import main
+
+sys.exit(main())

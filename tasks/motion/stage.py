@@ -1,0 +1,194 @@
+"""The `motion` DVC stage: gather motions from the configured sources into one data set.
+
+Output (`data/motion/`, written atomically):
+  manifest.parquet   one row per motion (columns in MANIFEST_COLUMNS)
+  joints/<id>.npy    float32 [T, 22, 3], the HumanML3D joint format
+  rejects.jsonl      items that could not be used, with the file they came from and why
+Metrics: `metrics/motion.json` (counts) and `metrics/motion_classes.csv` (motions per class, a DVC plot).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from tasks.common.io import RejectLog, atomic_dir, write_atomic, write_json
+from tasks.common.params import load_params
+from tasks.motion.facts import FACTS_SCHEMA, measure_facts
+from tasks.motion.item import MotionError, MotionItem, Reject
+from tasks.motion.validate import check_joints
+
+SOURCES = ("procedural", "humanml3d", "bvh")
+SPLITS = ("train", "val", "test")
+
+MANIFEST_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("split", pa.string()),
+        ("source", pa.string()),
+        ("label", pa.string()),
+        ("fps", pa.int32()),
+        ("n_frames", pa.int32()),
+        ("duration_s", pa.float32()),
+        ("captions", pa.list_(pa.string())),
+        ("facts", FACTS_SCHEMA),
+        ("joints_path", pa.string()),  # relative to the data set folder
+        ("origin", pa.string()),
+    ]
+)
+
+
+def iter_source(name: str, cfg: dict[str, Any], seed: int) -> Iterator[MotionItem | Reject]:
+    """Items (or rejects) of one source, imported lazily so a source's library loads only when used."""
+    if name == "procedural":
+        from tasks.motion.procedural import generate_library
+
+        yield from generate_library(cfg, seed)
+    elif name == "humanml3d":
+        from tasks.motion.humanml3d import load_humanml3d
+
+        yield from load_humanml3d(
+            Path(cfg["root"]), splits=list(cfg.get("splits", SPLITS)),
+            subset=cfg.get("subset"), mirrored=bool(cfg.get("mirrored", False)),
+        )
+    elif name == "bvh":
+        from tasks.motion.bvh import load_bvh_dir
+
+        yield from load_bvh_dir(Path(cfg["root"]), scale=cfg.get("scale", "auto"))
+    else:
+        raise ValueError(f"motion.sources: unknown source '{name}' (choose from {', '.join(SOURCES)})")
+
+
+def finish_item(item: MotionItem) -> MotionItem:
+    """Validate the joints and add measured facts (what the source declared takes precedence)."""
+    item.joints = check_joints(item.joints, item.origin or item.id)
+    if item.source != "bvh" and not item.captions:
+        raise MotionError(f"{item.origin or item.id}: no captions")
+    item.facts = {**measure_facts(item.joints, item.fps), **item.facts}
+    return item
+
+
+def assign_splits(items: list[MotionItem], fractions: dict[str, float]) -> None:
+    """Give every item without a split one, stratified by label, stable for a given set of ids."""
+    total = sum(fractions.values())
+    if total <= 0 or set(fractions) - set(SPLITS):
+        raise ValueError(f"motion.split_fractions must use {SPLITS} with a positive sum, got {fractions}")
+    groups: dict[str | None, list[MotionItem]] = defaultdict(list)
+    for item in items:
+        if item.split is None:
+            groups[item.label].append(item)
+    for group in groups.values():
+        group.sort(key=lambda it: hashlib.sha1(it.id.encode()).hexdigest())
+        n = len(group)
+        # cumulative boundaries, rounding so small classes still reach val and test
+        bounds, acc = [], 0.0
+        for split in SPLITS:
+            acc += fractions.get(split, 0.0) / total
+            bounds.append((split, round(acc * n)))
+        start = 0
+        for split, end in bounds:
+            for item in group[start:end]:
+                item.split = split
+            start = max(start, end)
+
+
+def collect(params: dict[str, Any], rejects: RejectLog) -> list[MotionItem]:
+    seed = int(params.get("seed", 0))
+    items: list[MotionItem] = []
+    seen: set[str] = set()
+    for name in params.get("sources", ["procedural"]):
+        stream = iter_source(name, params.get(name, {}), seed)
+        for entry in tqdm(stream, desc=f"motion: {name}", unit="motion", file=sys.stderr):
+            if isinstance(entry, Reject):
+                _reject(rejects, entry.item, entry.origin, entry.reason)
+                continue
+            if entry.id in seen:
+                _reject(rejects, entry.id, entry.origin, f"duplicate id {entry.id}")
+                continue
+            try:
+                items.append(finish_item(entry))
+                seen.add(entry.id)
+            except MotionError as exc:
+                _reject(rejects, entry.id, entry.origin, str(exc))
+    assign_splits(items, params.get("split_fractions", {"train": 0.7, "val": 0.15, "test": 0.15}))
+    return items
+
+
+def _reject(rejects: RejectLog, item: str, origin: str, reason: str) -> None:
+    print(f"motion: rejected {origin or item}: {reason}", file=sys.stderr)
+    rejects.add(item, reason, source=origin)
+
+
+def write_dataset(items: Iterable[MotionItem], rejects: RejectLog, out: Path) -> pd.DataFrame:
+    rows = []
+    with atomic_dir(out) as tmp:
+        (tmp / "joints").mkdir()
+        for item in items:
+            rel = f"joints/{item.id}.npy"
+            np.save(tmp / rel, item.joints.astype(np.float32))
+            rows.append(
+                {
+                    "id": item.id, "split": item.split, "source": item.source, "label": item.label,
+                    "fps": item.fps, "n_frames": len(item.joints),
+                    "duration_s": len(item.joints) / item.fps, "captions": list(item.captions),
+                    "facts": {k: item.facts.get(k) for k in FACTS_SCHEMA.names},
+                    "joints_path": rel, "origin": item.origin,
+                }
+            )
+        table = pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA)
+        pq.write_table(table, tmp / "manifest.parquet")
+        rejects.write(tmp / "rejects.jsonl")
+    return table.to_pandas()
+
+
+def summarise(manifest: pd.DataFrame, rejects: RejectLog) -> dict[str, Any]:
+    return {
+        "motions": len(manifest),
+        "rejects": len(rejects),
+        "classes": int(manifest["label"].nunique()),
+        "hours": round(float(manifest["duration_s"].sum()) / 3600, 4),
+        "splits": {s: int((manifest["split"] == s).sum()) for s in SPLITS},
+        "sources": dict(Counter(manifest["source"])),
+        "reject_reasons": dict(Counter(r["reason"].split(": ", 1)[-1] for r in rejects.records)),
+    }
+
+
+def run(params_path: Path, out: Path, metrics_dir: Path) -> int:
+    params = load_params(params_path, "motion")
+    rejects = RejectLog("motion")
+    items = collect(params, rejects)
+    if not items:
+        print(f"motion: every item was rejected ({len(rejects)}); nothing written", file=sys.stderr)
+        return 1
+    if params.get("strict") and len(rejects):
+        print(f"motion: strict mode and {len(rejects)} rejects; nothing written", file=sys.stderr)
+        return 1
+    manifest = write_dataset(items, rejects, out)
+    summary = summarise(manifest, rejects)
+    write_json(metrics_dir / "motion.json", summary)
+    per_class = manifest.fillna({"label": "(none)"}).groupby("label").size().rename("motions")
+    write_atomic(metrics_dir / "motion_classes.csv", per_class.reset_index().to_csv(index=False))
+    print(
+        f"motion: {summary['motions']} motions in {summary['classes']} classes "
+        f"({summary['splits']}), {summary['rejects']} rejected -> {out}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tasks.motion", description=__doc__.splitlines()[0])
+    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
+    ap.add_argument("--out", type=Path, default=Path("data/motion"))
+    ap.add_argument("--metrics", type=Path, default=Path("metrics"))
+    args = ap.parse_args(argv)
+    return run(args.params, args.out, args.metrics)
