@@ -1,0 +1,316 @@
+"""Virtual IMUs: accelerometer and gyroscope readings at body sites, from joint trajectories.
+
+How a reading is made:
+* a smoothing cubic spline runs through every joint coordinate (amplitude response
+  1 / (1 + (f / cutoff_hz)^4), so that differentiating does not blow up joint jitter) and is
+  sampled at the output rate;
+* a site's acceleration is the spline's analytic second derivative; the accelerometer reads the
+  specific force R^T (a - g), g = (0, -9.81, 0), so a sensor at rest reads +9.81 along its up axis;
+* a site's frame R (sensor -> world) is built from the smoothed joints; the gyroscope reads
+  log(R(t - h/2)^T R(t + h/2)) / h with h a twentieth of the output interval: a central difference
+  of the smooth frame trajectory, in the sensor frame;
+* optionally, per-axis white noise, bias random walk and constant bias, seeded.
+
+Sensor axes (in the rest pose: facing +z, left at +x, y up):
+* pelvis, chest, head: x to the body's left, y up the trunk or neck, z forward;
+* left/right wrist, thigh and ankle: x along the segment away from the trunk (elbow->wrist,
+  hip->knee, knee->ankle), z out of the body's side, y = z cross x.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+import numpy as np
+from scipy.interpolate import BSpline, make_smoothing_spline
+from scipy.spatial.transform import Rotation
+
+from tasks.common.params import ParamsError
+from tasks.motion.item import MotionError
+from tasks.motion.skeleton import JOINT, JOINT_NAMES, N_JOINTS
+from tasks.simulate.rotations import orthonormal_frames, relative_rotvec, swing_rotations
+
+GRAVITY = np.array([0.0, -9.81, 0.0])  # m/s², world frame (y up)
+# gyro central-difference step as a fraction of the output interval: relative error (2 pi f step)^2 / 24,
+# under 0.1% up to the output Nyquist frequency
+GYRO_STEP_FRACTION = 0.05
+# the motion is extended at each end by a quartic least-squares fit of its 6 end-most frames: exact
+# for free fall, within 5% at the ends for 1 Hz motion, and ~3.7x the interior noise at the end sample
+EXTEND_DEGREE, FIT_FRAMES = 4, 6
+
+
+def _joint_vectors(positions: np.ndarray, pair: tuple[int, int]) -> np.ndarray:
+    """positions[:, to] - positions[:, from] [N, 3]; ValueError if the two joints ever coincide."""
+    v = positions[:, pair[1]] - positions[:, pair[0]]
+    if np.any(np.linalg.norm(v, axis=-1) < 1e-6):
+        raise ValueError(f"joints {JOINT_NAMES[pair[0]]} and {JOINT_NAMES[pair[1]]} coincide")
+    return v
+
+
+@dataclass(frozen=True)
+class AlignedFrame:
+    """Axis ``axes[0]`` along joint pair ``primary`` (from, to), axis ``axes[1]`` towards ``secondary``."""
+
+    primary: tuple[int, int]
+    secondary: tuple[int, int]
+    axes: tuple[int, int] = (0, 1)
+
+    def frames(self, positions: np.ndarray, parent: np.ndarray | None = None) -> np.ndarray:
+        return orthonormal_frames(
+            _joint_vectors(positions, self.primary), _joint_vectors(positions, self.secondary), self.axes
+        )
+
+
+@dataclass(frozen=True)
+class SwingFrame:
+    """A limb segment ``bone`` (from, to) whose roll follows the ``parent`` site.
+
+    With the bone along ``reference`` (a direction in the parent's frame) the sensor's x is the bone
+    and its z is ``outward``; any other bone direction is reached by the smallest rotation.  Roll is
+    ill-defined only with the bone opposite ``reference``, so that is chosen where the limb rarely
+    points.  Unlike a frame fixed by the neighbouring bone, this needs no bent joint.
+    """
+
+    parent: str
+    bone: tuple[int, int]
+    reference: tuple[float, float, float]
+    outward: tuple[float, float, float]
+
+    def frames(self, positions: np.ndarray, parent: np.ndarray | None = None) -> np.ndarray:
+        assert parent is not None, "a swing frame needs its parent's frames"
+        reference = np.array(self.reference, dtype=float)
+        base = orthonormal_frames(reference, np.array(self.outward, dtype=float), axes=(0, 2))[0]
+        bone = np.einsum("nji,nj->ni", parent, _joint_vectors(positions, self.bone))  # in the parent frame
+        return parent @ swing_rotations(reference, bone, fallback_axis=base[:, 1]) @ base
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where a sensor sits: ``at`` = (joint a, joint b, f) puts it at a + f (b - a); ``frame`` orients it."""
+
+    at: tuple[int, int, float]
+    frame: AlignedFrame | SwingFrame
+
+
+def _on(joint: str) -> tuple[int, int, float]:
+    return JOINT[joint], JOINT[joint], 0.0
+
+
+def _pair(start: str, end: str) -> tuple[int, int]:
+    return JOINT[start], JOINT[end]
+
+
+_LEFT, _RIGHT, _FORWARD, _DOWN = (1.0, 0.0, 0.0), (-1.0, 0.0, 0.0), (0.0, 0.0, 1.0), (0.0, -1.0, 0.0)
+_COLLAR_LINE = _pair("right_collar", "left_collar")
+
+
+def _limb_sites(side: str, outward: tuple[float, float, float]) -> dict[str, Site]:
+    """Wrist, mid-thigh and ankle sensors of one side; their z axis points ``outward``."""
+    hip, knee, ankle, foot, elbow, wrist = (f"{side}_{j}" for j in "hip knee ankle foot elbow wrist".split())
+    toe = _pair(ankle, foot)
+    return {
+        # the forearm's roll follows the chest; ill-defined only with the forearm pointing straight back
+        wrist: Site(_on(wrist), SwingFrame("chest", _pair(elbow, wrist), _FORWARD, outward)),
+        # the thigh's roll follows the pelvis; ill-defined only with the thigh pointing straight up
+        f"{side}_thigh": Site((*_pair(hip, knee), 0.5), SwingFrame("pelvis", _pair(hip, knee), _DOWN, outward)),
+        # the shank's roll follows the foot, which never lines up with it; y points back on the left
+        # and forward on the right so that z = x cross y points out of the body's side on both
+        ankle: Site(_on(ankle), AlignedFrame(_pair(knee, ankle), toe[::-1] if side == "left" else toe)),
+    }
+
+
+SITES: dict[str, Site] = {
+    "pelvis": Site(_on("pelvis"), AlignedFrame(_pair("right_hip", "left_hip"), _pair("pelvis", "spine1"))),
+    "chest": Site(_on("spine3"), AlignedFrame(_pair("spine3", "neck"), _COLLAR_LINE, axes=(1, 0))),
+    "head": Site(_on("head"), AlignedFrame(_pair("neck", "head"), _COLLAR_LINE, axes=(1, 0))),
+    **_limb_sites("left", _LEFT),
+    **_limb_sites("right", _RIGHT),
+}
+
+
+@dataclass(frozen=True)
+class SensorNoise:
+    """One sensor's error model, the same on each axis, in the sensor's unit u (m/s² or rad/s)."""
+
+    white: float = 0.0  # noise density, u/√Hz: per-sample std is white * sqrt(rate_hz)
+    bias_walk: float = 0.0  # bias random walk, u/√s: the bias steps by N(0, bias_walk² dt) per sample
+    bias: float = 0.0  # std of the constant (turn-on) bias, u, drawn once per site and axis
+
+
+@dataclass(frozen=True)
+class ImuConfig:
+    """The ``imu`` section of params.yaml.  Noise defaults to a calibrated consumer MEMS IMU."""
+
+    rate_hz: float = 50.0
+    sites: tuple[str, ...] = tuple(SITES)
+    cutoff_hz: float | None = 6.0  # None: interpolate the joints exactly (no smoothing)
+    noise: bool = True
+    accel: SensorNoise = SensorNoise(white=2e-3, bias_walk=1e-3, bias=0.05)
+    gyro: SensorNoise = SensorNoise(white=1.5e-4, bias_walk=1e-4, bias=5e-3)
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.rate_hz) and self.rate_hz > 0):
+            raise ParamsError(f"imu.rate_hz: must be a positive number, got {self.rate_hz}")
+        if self.cutoff_hz is not None and not (math.isfinite(self.cutoff_hz) and self.cutoff_hz > 0):
+            raise ParamsError(f"imu.cutoff_hz: must be a positive number or null, got {self.cutoff_hz}")
+        if not self.sites:
+            raise ParamsError("imu.sites: is empty")
+        unknown = [s for s in self.sites if s not in SITES]
+        if unknown:
+            raise ParamsError(f"imu.sites: unknown site(s) {unknown} (known: {', '.join(SITES)})")
+        if len(set(self.sites)) != len(self.sites):
+            raise ParamsError(f"imu.sites: lists a site twice: {list(self.sites)}")
+        for sensor in ("accel", "gyro"):
+            for f in fields(SensorNoise):
+                value = getattr(getattr(self, sensor), f.name)
+                if not (math.isfinite(value) and value >= 0):
+                    raise ParamsError(f"imu.noise.{sensor}.{f.name}: must be a number >= 0, got {value}")
+
+    @classmethod
+    def from_params(cls, d: dict[str, Any]) -> ImuConfig:
+        """Build from the ``imu`` section; keys left out keep their defaults, unknown keys are errors."""
+        _check_keys(d, {"rate_hz", "sites", "cutoff_hz", "noise"}, "imu")
+        noise = d.get("noise") or {}
+        _check_keys(noise, {"enabled", "accel", "gyro"}, "imu.noise")
+        base = cls()
+        cutoff = d.get("cutoff_hz", base.cutoff_hz)
+        sites = d.get("sites", base.sites)
+        if isinstance(sites, str) or not isinstance(sites, (list, tuple)):
+            raise ParamsError(f"imu.sites: must be a list of site names, got {sites!r}")
+        return cls(
+            rate_hz=_number(d.get("rate_hz", base.rate_hz), "imu.rate_hz"),
+            sites=tuple(sites),
+            cutoff_hz=None if cutoff is None else _number(cutoff, "imu.cutoff_hz"),
+            noise=bool(noise.get("enabled", base.noise)),
+            accel=_sensor_noise(noise.get("accel") or {}, base.accel, "imu.noise.accel"),
+            gyro=_sensor_noise(noise.get("gyro") or {}, base.gyro, "imu.noise.gyro"),
+        )
+
+
+def _check_keys(d: Any, known: set[str], where: str) -> None:
+    if not isinstance(d, dict):
+        raise ParamsError(f"{where}: must be a mapping, got {d!r}")
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ParamsError(f"{where}: unknown key(s) {unknown} (known: {', '.join(sorted(known))})")
+
+
+def _number(value: Any, where: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ParamsError(f"{where}: must be a number, got {value!r}") from None
+
+
+def _sensor_noise(d: Any, default: SensorNoise, where: str) -> SensorNoise:
+    _check_keys(d, {f.name for f in fields(SensorNoise)}, where)
+    return replace(default, **{k: _number(v, f"{where}.{k}") for k, v in d.items()})
+
+
+def simulate_imu(
+    joints: np.ndarray, fps: float, cfg: dict[str, Any] | ImuConfig, seed: int = 0, item: str = "motion"
+) -> dict[str, np.ndarray]:
+    """Virtual IMU readings of a motion [T, 22, 3] (metres, y up) sampled at ``fps``.
+
+    Returns ``imu`` float32 [Ti, S, 6] (specific force m/s², then angular velocity rad/s, sensor
+    frame), ``imu_time_s`` [Ti] (0 to the last frame's time at ``cfg.rate_hz``), ``imu_sites`` [S]
+    and ``imu_orientation`` float32 [Ti, S, 4] (sensor -> world quaternions, x y z w).  ``seed``
+    draws the noise; ``item`` names the motion in MotionError messages.
+    """
+    cfg = cfg if isinstance(cfg, ImuConfig) else ImuConfig.from_params(cfg)
+    x = _checked_joints(joints, fps, item)
+    spline = _smooth_trajectories(x, fps, cfg.cutoff_hz)
+    t = np.arange(math.floor((len(x) - 1) / fps * cfg.rate_hz + 1e-9) + 1) / cfg.rate_hz
+    step = GYRO_STEP_FRACTION / cfg.rate_hz
+    # every sample time with a neighbour half a gyro step either side, interleaved to keep time order
+    grid = (t[:, None] + np.array([-0.5, 0.0, 0.5]) * step).ravel()
+    positions = spline(grid).reshape(len(grid), N_JOINTS, 3)
+    accel_world = spline.derivative(2)(t).reshape(len(t), N_JOINTS, 3)
+    frames = _site_frames(positions, cfg.sites, item)
+
+    imu = np.empty((len(t), len(cfg.sites), 6))
+    orientation = np.empty((len(t), len(cfg.sites), 4))
+    for s, name in enumerate(cfg.sites):
+        before, now, after = frames[name].reshape(len(t), 3, 3, 3).transpose(1, 0, 2, 3)
+        a, b, f = SITES[name].at
+        accel = (1 - f) * accel_world[:, a] + f * accel_world[:, b]
+        imu[:, s, :3] = np.einsum("tji,tj->ti", now, accel - GRAVITY)
+        imu[:, s, 3:] = relative_rotvec(before, after) / step
+        orientation[:, s] = Rotation.from_matrix(now).as_quat()
+    if cfg.noise:
+        imu += _sensor_errors(imu.shape, cfg, np.random.default_rng(seed))
+    return {
+        "imu": imu.astype(np.float32),
+        "imu_time_s": t,
+        "imu_sites": np.array(cfg.sites),
+        "imu_orientation": orientation.astype(np.float32),
+    }
+
+
+def _checked_joints(joints: np.ndarray, fps: float, item: str) -> np.ndarray:
+    x = np.asarray(joints, dtype=np.float64)
+    if x.ndim != 3 or x.shape[1:] != (N_JOINTS, 3):
+        raise MotionError(f"{item}: joints must be [T, {N_JOINTS}, 3], got {list(x.shape)}")
+    if len(x) < 3:
+        raise MotionError(f"{item}: {len(x)} frame(s); virtual IMUs need at least 3")
+    if not np.isfinite(x).all():
+        raise MotionError(f"{item}: joints contain NaN or infinity")
+    if not (math.isfinite(fps) and fps > 0):
+        raise MotionError(f"{item}: fps must be positive, got {fps}")
+    return x
+
+
+def _smooth_trajectories(x: np.ndarray, fps: float, cutoff_hz: float | None) -> BSpline:
+    """A smoothing cubic spline of time through all joint coordinates of ``x`` [T, 22, 3].
+
+    The penalty lam = 1 / (dt (2 pi cutoff)^4) halves the amplitude at ``cutoff_hz``.  A smoothing
+    spline is straight (zero acceleration) at its ends, so the motion is first extended by the
+    polynomial trend of its end-most frames, far enough (2 / cutoff) for that to die out.
+    """
+    dt = 1.0 / fps
+    pad = math.ceil(fps * (0.5 if cutoff_hz is None else max(0.5, 2.0 / cutoff_hz)))
+    y = _extend_polynomial(x.reshape(len(x), -1), pad)
+    lam = 0.0 if cutoff_hz is None else 1.0 / (dt * (2 * math.pi * cutoff_hz) ** 4)
+    return make_smoothing_spline((np.arange(len(y)) - pad) * dt, y, lam=lam)
+
+
+def _extend_polynomial(y: np.ndarray, pad: int) -> np.ndarray:
+    """``y`` [T, D] with ``pad`` rows before and after, continuing a polynomial fit of its end-most rows."""
+    n_fit = min(len(y), FIT_FRAMES)
+    degree = min(EXTEND_DEGREE, n_fit - 1)
+    k = np.arange(n_fit, dtype=float)
+    head, tail = np.polyfit(k, y[:n_fit], degree), np.polyfit(k, y[-n_fit:], degree)  # [degree + 1, D]
+    before = np.vander(np.arange(-pad, 0, dtype=float), degree + 1)
+    after = np.vander(np.arange(n_fit, n_fit + pad, dtype=float), degree + 1)
+    return np.concatenate([before @ head, y, after @ tail])
+
+
+def _site_frames(positions: np.ndarray, names: tuple[str, ...], item: str) -> dict[str, np.ndarray]:
+    """Frames [N, 3, 3] of the named sites (and of the parents they hang from) over ``positions``."""
+    frames: dict[str, np.ndarray] = {}
+
+    def frame_of(name: str) -> np.ndarray:
+        if name not in frames:
+            spec = SITES[name].frame
+            parent = frame_of(spec.parent) if isinstance(spec, SwingFrame) else None
+            try:
+                frames[name] = spec.frames(positions, parent)
+            except ValueError as exc:
+                raise MotionError(f"{item}: IMU site {name}: {exc}") from None
+        return frames[name]
+
+    return {name: frame_of(name) for name in names}
+
+
+def _sensor_errors(shape: tuple[int, ...], cfg: ImuConfig, rng: np.random.Generator) -> np.ndarray:
+    """Errors [Ti, S, 6]: white noise + bias random walk + constant bias, accelerometer then gyroscope."""
+    n, sites, _ = shape
+    dt = 1.0 / cfg.rate_hz
+    errors = np.empty(shape)
+    for columns, model in ((slice(0, 3), cfg.accel), (slice(3, 6), cfg.gyro)):
+        white = rng.standard_normal((n, sites, 3)) * model.white / math.sqrt(dt)
+        walk = np.cumsum(rng.standard_normal((n, sites, 3)) * model.bias_walk * math.sqrt(dt), axis=0)
+        bias = rng.standard_normal((sites, 3)) * model.bias
+        errors[..., columns] = white + walk + bias
+    return errors
