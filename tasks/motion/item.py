@@ -24,7 +24,7 @@ class MotionItem:
     ``turn`` left|right (left = counter-clockwise seen from above), ``turn_deg``,
     ``speed_mps`` (mean horizontal pelvis speed), ``repetitions`` (of the main movement),
     ``limbs`` (subset of left_arm, right_arm, left_leg, right_leg, torso: the ones that do the action),
-    ``hand`` left|right|both, ``start_posture`` / ``end_posture`` standing|sitting|crouching,
+    ``hand`` left|right|both, ``start_posture`` / ``end_posture`` standing|sitting|crouching|lying,
     ``cadence_steps_per_s``, ``body_height_m``.
     """
 

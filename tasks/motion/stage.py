@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import re
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -59,6 +60,7 @@ def iter_source(name: str, cfg: dict[str, Any], seed: int) -> Iterator[MotionIte
         yield from load_humanml3d(
             Path(cfg["root"]), splits=list(cfg.get("splits", SPLITS)),
             subset=cfg.get("subset"), mirrored=bool(cfg.get("mirrored", False)),
+            min_seconds=float(cfg.get("min_seconds", 1.0)),
         )
     elif name == "bvh":
         from tasks.motion.bvh import load_bvh_dir
@@ -158,8 +160,14 @@ def summarise(manifest: pd.DataFrame, rejects: RejectLog) -> dict[str, Any]:
         "hours": round(float(manifest["duration_s"].sum()) / 3600, 4),
         "splits": {s: int((manifest["split"] == s).sum()) for s in SPLITS},
         "sources": dict(Counter(manifest["source"])),
-        "reject_reasons": dict(Counter(r["reason"].split(": ", 1)[-1] for r in rejects.records)),
+        "reject_reasons": dict(Counter(reason_kind(r["reason"]) for r in rejects.records)),
     }
+
+
+def reason_kind(reason: str) -> str:
+    """'new_joints/7.npy: wrong shape (40, 21, 3), expected ...' -> 'wrong shape', for counting."""
+    tail = reason.split(": ", 1)[-1]
+    return re.split(r"[(:,\d]", tail, maxsplit=1)[0].strip() or tail
 
 
 def run(params_path: Path, out: Path, metrics_dir: Path) -> int:
