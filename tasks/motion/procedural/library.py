@@ -1,0 +1,121 @@
+"""The catalogue of procedural activities and the entry points that turn one into a MotionItem."""
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from tasks.motion.item import MotionItem
+from tasks.motion.procedural import gestures, jumps, locomotion, postures
+from tasks.motion.procedural.body import Body, Pose, assemble
+from tasks.motion.procedural.captions import write_captions
+from tasks.motion.procedural.scene import Scene, Spec
+from tasks.motion.skeleton import FPS, JOINT
+
+# label -> activity and the shortest clip it needs (s)
+SPECS: dict[str, Spec] = {
+    "walk": Spec(locomotion.walk, 2.0, travels=True),
+    "jog": Spec(locomotion.jog, 2.0, travels=True),
+    "walk_backward": Spec(locomotion.walk_backward, 2.5, travels=True),
+    "side_step": Spec(locomotion.side_step, 3.0, travels=True),
+    "turn_in_place": Spec(locomotion.turn_in_place, 2.5),
+    "march_in_place": Spec(locomotion.march_in_place, 2.0),
+    "walk_circle": Spec(locomotion.walk_circle, 3.0, travels=True),
+    "jump_in_place": Spec(jumps.jump_in_place, 3.4),
+    "jump_forward": Spec(jumps.jump_forward, 3.4),
+    "jumping_jacks": Spec(jumps.jumping_jacks, 3.3),
+    "squat": Spec(postures.squat, 2.8),
+    "sit_down": Spec(postures.sit_down, 2.9),
+    "stand_up": Spec(postures.stand_up, 2.9),
+    "pick_up": Spec(postures.pick_up, 3.0),
+    "bow": Spec(postures.bow, 2.9),
+    "kick": Spec(postures.kick, 2.9),
+    "wave": Spec(gestures.wave, 3.2),
+    "clap": Spec(gestures.clap, 2.8),
+    "punch": Spec(gestures.punch, 3.0),
+    "raise_arms": Spec(gestures.raise_arms, 2.8),
+    "stretch": Spec(gestures.stretch, 3.8),
+    "boxing": Spec(gestures.boxing, 3.3),
+}
+CLASSES: tuple[str, ...] = tuple(SPECS)
+MAX_DURATION_S = 10.0  # HumanML3D clips are 2-10 s
+
+
+def _range(value: Any, name: str, low: float, high: float) -> tuple[float, float]:
+    """A [min, max] pair inside [low, high], or ValueError naming the setting."""
+    try:
+        a, b = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"motion.procedural.{name}: expected [min, max], got {value!r}") from None
+    if not low <= a <= b <= high:
+        raise ValueError(f"motion.procedural.{name}: need {low:g} <= min <= max <= {high:g}, got [{a:g}, {b:g}]")
+    return a, b
+
+
+def _breathe(pose: Pose, t: np.ndarray, rng: np.random.Generator) -> None:
+    """Quiet breathing and postural sway: a few millimetres, so no one stands perfectly still."""
+    f_breath, f_sway = rng.uniform(0.2, 0.33), rng.uniform(0.15, 0.3)
+    phase = rng.uniform(0, 2 * np.pi, size=3)
+    pose.spine_pitch = pose.spine_pitch + np.radians(0.5) * np.sin(2 * np.pi * f_breath * t + phase[0])
+    pose.hips[:, 0] += 0.004 * np.sin(2 * np.pi * f_sway * t + phase[1])
+    pose.hips[:, 2] += 0.003 * np.sin(2 * np.pi * 0.8 * f_sway * t + phase[2])
+
+
+def mean_speed(joints: np.ndarray) -> float:
+    """Mean horizontal pelvis speed (m/s): path length over elapsed time, as the motion stage measures it."""
+    ground = joints[:, JOINT["pelvis"]][:, [0, 2]].astype(float)
+    return float(np.linalg.norm(np.diff(ground, axis=0), axis=-1).sum() / ((len(joints) - 1) / FPS))
+
+
+def generate(label: str, k: int, seed: int, duration_s: Sequence[float] = (4.0, 8.0),
+             body_height_m: Sequence[float] = (1.55, 1.95)) -> MotionItem:
+    """One motion of class ``label``, fully determined by the arguments; ``k`` only numbers its id."""
+    if label not in SPECS:
+        raise ValueError(f"unknown procedural motion class '{label}' (valid: {', '.join(CLASSES)})")
+    lo, hi = _range(duration_s, "duration_s", 2.0, MAX_DURATION_S)
+    short, tall = _range(body_height_m, "body_height_m", 1.2, 2.2)
+    spec = SPECS[label]
+    rng = np.random.default_rng(seed)
+    height = float(rng.uniform(short, tall))
+    body = Body.from_height(height, rng)
+    duration = min(max(float(rng.uniform(lo, hi)), spec.min_duration), MAX_DURATION_S)
+    scene = Scene(body, duration, rng)
+    made = spec.make(scene)
+    _breathe(made.pose, scene.t, rng)
+    joints = assemble(body, made.pose)
+    facts = {**made.facts, "body_height_m": round(height, 3)}
+    if spec.travels:
+        facts["speed_mps"] = round(mean_speed(joints), 3)
+    return MotionItem(
+        id=f"proc_{label}_{k:03d}", source="procedural", joints=joints,
+        captions=write_captions(label, facts, made.detail, rng), label=label, split=None, facts=facts,
+        origin=f"procedural:{label}:seed={seed}", fps=FPS,
+    )
+
+
+def motion_seed(seed: int, label: str, k: int) -> int:
+    """The seed of motion k of a class: a hash of (seed, label, k), so adding a class changes no other motion."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{label}:{k}".encode()).digest()[:8], "little") >> 1
+
+
+def generate_library(cfg: dict[str, Any], seed: int) -> Iterator[MotionItem]:
+    """``motions_per_class`` motions of each class in ``classes`` ("all" or a list of labels)."""
+    per_class = cfg.get("motions_per_class", 6)
+    if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 0:
+        raise ValueError(f"motion.procedural.motions_per_class: expected a whole number >= 0, got {per_class!r}")
+    classes = cfg.get("classes", "all")
+    if classes == "all":
+        labels = list(CLASSES)
+    elif isinstance(classes, (list, tuple)):
+        labels = [str(c) for c in classes]
+        unknown = [c for c in labels if c not in SPECS]
+        if unknown:
+            raise ValueError(f"motion.procedural.classes: unknown class '{unknown[0]}' (valid: {', '.join(CLASSES)})")
+    else:
+        raise ValueError(f"motion.procedural.classes: expected 'all' or a list of labels, got {classes!r}")
+    duration = _range(cfg.get("duration_s", (4.0, 8.0)), "duration_s", 2.0, MAX_DURATION_S)
+    height = _range(cfg.get("body_height_m", (1.55, 1.95)), "body_height_m", 1.2, 2.2)
+    for label in labels:
+        for k in range(per_class):
+            yield generate(label, k, motion_seed(seed, label, k), duration, height)
