@@ -13,7 +13,10 @@ from tasks.motion.item import MotionItem
 from tasks.motion.procedural import CLASSES, generate, generate_library
 from tasks.motion.procedural.body import Body, Pose, arm_target, assemble, two_bone_ik
 from tasks.motion.procedural.curves import CRUISE_RISE, cruise, hermite_track, keyframes, minjerk, quintic
-from tasks.motion.procedural.library import motion_seed
+from tasks.motion.procedural.gait import Gait, speed_profile
+from tasks.motion.procedural.library import MIN_AREA, SPECS, motion_seed
+from tasks.motion.procedural.locomotion import _travel
+from tasks.motion.procedural.scene import Area, Scene
 from tasks.motion.skeleton import BONES, FPS, JOINT
 
 SEEDS = (0, 1, 2, 3)
@@ -21,11 +24,13 @@ FEET = [JOINT[n] for n in ("left_ankle", "right_ankle", "left_foot", "right_foot
 TOES = (JOINT["left_foot"], JOINT["right_foot"])
 CONTACT_M = 0.03  # a foot joint this close to the floor is in contact
 FAST = {"jog", "jump_in_place", "jump_forward", "kick"}  # limbs snap: a higher acceleration bound
+TRAVELS = [label for label in CLASSES if SPECS[label].travels] + ["jump_forward"]
+TIGHT = Area(forward_m=1.2, backward_m=1.0, side_m=1.5)  # the smallest area allowed
 
 
 @lru_cache(maxsize=None)
-def motion(label: str, seed: int) -> MotionItem:
-    return generate(label, seed, seed=motion_seed(seed, label, 0))
+def motion(label: str, seed: int, area: Area | None = None) -> MotionItem:
+    return generate(label, seed, seed=motion_seed(seed, label, 0), area=area)
 
 
 def all_motions(label: str) -> list[MotionItem]:
@@ -60,10 +65,30 @@ def flights(j: np.ndarray) -> list[np.ndarray]:
     return runs
 
 
-def windowed_peak_speed(j: np.ndarray, window_s: float = 1.0) -> float:
+def steady_gait(j: np.ndarray) -> tuple[float, float]:
+    """The pelvis's top speed over the floor, smoothed over 0.25 s as measure_facts does (sway averages out),
+    and for how long it stays within 5 % of it (s): the speed and length of the steady gait."""
+    speed = np.linalg.norm(np.gradient(j[:, JOINT["pelvis"]][:, [0, 2]], axis=0), axis=-1) * FPS
+    smooth = np.convolve(speed, np.ones(5) / 5, mode="valid")
+    top, longest, run = smooth.max(), 0, 0
+    for fast in smooth >= 0.95 * top:
+        run = run + 1 if fast else 0
+        longest = max(longest, run)
+    return float(top), longest / FPS
+
+
+def end_speed(j: np.ndarray, window_s: float = 0.3) -> float:
+    """Mean pelvis speed over the floor in the clip's last ``window_s``."""
     ground = j[:, JOINT["pelvis"]][:, [0, 2]]
     n = int(window_s * FPS)
-    return float(np.max(np.linalg.norm(ground[n:] - ground[:-n], axis=-1)) / window_s)
+    return float(np.linalg.norm(ground[-1] - ground[-1 - n]) / window_s)
+
+
+def overreach(j: np.ndarray, area: Area) -> float:
+    """How far (m) pelvis, ankles or toes ever get outside ``area`` around the start; <= 0 inside."""
+    xz = j[:, [JOINT["pelvis"]] + FEET][..., [0, 2]]
+    return float(max((xz[..., 1] - area.forward_m).max(), (-xz[..., 1] - area.backward_m).max(),
+                     (np.abs(xz[..., 0]) - area.side_m).max()))
 
 
 # ---------------------------------------------------------------- the catalogue and the item contract
@@ -184,13 +209,16 @@ def test_declared_facts_match_what_the_joints_show(label):
 
 
 @pytest.mark.parametrize("label, speed, cadence", [
-    ("walk", (0.8, 1.6), (1.6, 2.2)), ("jog", (2.0, 3.5), (2.4, 3.2)), ("walk_backward", (0.4, 1.0), (1.4, 2.0)),
+    ("walk", (0.9, 1.6), (1.6, 2.2)), ("jog", (2.0, 3.5), (2.4, 3.2)), ("walk_backward", (0.4, 1.0), (1.4, 2.0)),
     ("side_step", (0.15, 0.6), (1.4, 1.9)), ("walk_circle", (0.7, 1.3), (1.7, 2.1)),
 ])
 def test_locomotion_speeds_and_cadences_are_human(label, speed, cadence):
     for item in all_motions(label):
         j = item.joints.astype(float)
-        assert speed[0] <= windowed_peak_speed(j) <= speed[1], item.id
+        top, held = steady_gait(j)
+        assert speed[0] <= top <= speed[1], item.id
+        # in steady gait for at least most of a step even where a jog has 2 m to speed along and stop
+        assert held * item.facts["cadence_steps_per_s"] >= 0.8, f"{item.id}: {held:.2f} s at speed"
         assert cadence[0] <= item.facts["cadence_steps_per_s"] <= cadence[1]
         landings = sorted(i + 1 for toe in TOES for i in np.flatnonzero(
             (j[:-1, toe, 1] >= CONTACT_M) & (j[1:, toe, 1] < CONTACT_M)))
@@ -275,6 +303,87 @@ def test_the_declared_leg_kicks():
         assert j[:, JOINT[f"{other}_foot"], 1].max() < CONTACT_M  # the standing foot never leaves the floor
 
 
+# ---------------------------------------------------------------- the capture area
+
+@pytest.mark.parametrize("label", CLASSES)
+def test_every_class_stays_inside_the_capture_area(label):
+    for seed in SEEDS:
+        assert overreach(motion(label, seed).joints, Area()) <= 0.0, motion(label, seed).id
+        assert overreach(motion(label, seed, TIGHT).joints, TIGHT) <= 0.0, motion(label, seed, TIGHT).id
+
+
+def test_default_area_and_smallest_area():
+    assert Area() == Area(forward_m=2.0, backward_m=3.0, side_m=2.0)  # design.md §3: the radar 3 m ahead
+    assert MIN_AREA == TIGHT  # so the tests above cover the tightest area a config may ask for
+
+
+@pytest.mark.parametrize("label", TRAVELS)
+def test_travel_in_the_smallest_area_is_still_true_to_its_facts(label):
+    for seed in SEEDS:
+        item = motion(label, seed, TIGHT)
+        j = item.joints.astype(float)
+        measured = measure_facts(j, FPS)
+        for key in ("direction", "turn", "end_posture"):
+            if key in item.facts:
+                assert item.facts[key] == measured[key], f"{item.id}: {key}"
+        if "speed_mps" in item.facts:
+            assert item.facts["speed_mps"] == pytest.approx(measured["speed_mps"], abs=0.01)
+        for toe in TOES:  # planted feet hold still however short the run-up
+            both = (j[:-1, toe, 1] < CONTACT_M) & (j[1:, toe, 1] < CONTACT_M)
+            assert (np.linalg.norm(np.diff(j[:, toe][:, [0, 2]], axis=0), axis=-1)[both] * FPS < 0.1).all(), item.id
+        limit = 160.0 if label in FAST else 100.0
+        assert (np.linalg.norm(np.diff(j, 2, axis=0), axis=-1) * FPS**2).max() < limit, item.id
+
+
+def test_travel_plans_keep_the_path_and_the_next_footfall_in_the_room():
+    gait = Gait(cadence=1.8, duty=0.6, lift=0.07, half_width=0.1)
+    t = np.arange(0.0, 15.0, 0.002)
+    for v, room in ((0.6, 2.9), (1.3, 1.0), (1.3, 1.8), (2.6, 1.8), (2.6, 0.9)):
+        for k, asked in enumerate(np.arange(2.0, 7.0, 0.05)):  # every way a clip can end against the room
+            scene = Scene(Body.from_height(1.75), float(asked), np.random.default_rng(k))
+            start, stop = _travel(scene, v, room, gait, p_running_start=0.5, p_stop=0.5)
+            assert 2.0 <= scene.duration <= asked
+            speed = speed_profile(v, start, stop)(t)
+            covered = np.concatenate([[0.0], np.cumsum((speed[1:] + speed[:-1]) * 0.001)])  # from the first frame
+            # a foot lifting at the last frame lands where the hips will be gait.lookahead_s later
+            assert np.interp(scene.duration + gait.lookahead_s, t, covered) <= room + 1e-3, (v, room, asked)
+            if np.isfinite(stop):
+                assert covered[-1] <= room + 1e-3 and speed[t >= stop].max() == 0.0
+            if scene.duration < asked:  # cut short only to end soon after the person stops
+                assert stop + 0.8 <= scene.duration <= max(stop + 1.4, 2.0)
+
+
+def test_a_walk_stops_where_the_area_ends_and_walks_on_in_a_bigger_one():
+    near = generate("walk", 0, seed=1, duration_s=(9.5, 10.0))
+    far = generate("walk", 0, seed=1, duration_s=(9.5, 10.0), area={"forward_m": 20.0})
+    assert len(near.joints) / FPS < 5.0 and end_speed(near.joints) < 0.1  # stopped, and the clip ends soon after
+    assert near.joints[:, JOINT["pelvis"], 2].max() < 2.0 - 0.1
+    assert 9.5 <= len(far.joints) / FPS <= 10.0 and far.joints[-1, JOINT["pelvis"], 2] > 8.0
+
+
+@pytest.mark.parametrize("label", TRAVELS)
+def test_captions_say_stops_only_when_the_person_stops(label):
+    for seed in SEEDS:
+        for span in ((4.0, 8.0), (2.0, 2.5)):
+            item = generate(label, seed, seed=motion_seed(seed, label, 1), duration_s=span)
+            said = any("stop" in c.lower() for c in item.captions)
+            if said:
+                assert end_speed(item.joints) < 0.1, f"{item.id}: {item.captions}"
+            if end_speed(item.joints) > 0.3:
+                assert not said, f"{item.id}: {item.captions}"
+
+
+def test_a_jog_runs_up_before_the_clip_and_stops_inside_it():
+    for seed in SEEDS:
+        item = motion("jog", seed)
+        j = item.joints.astype(float)
+        top, _ = steady_gait(j)
+        assert steady_gait(j[:6])[0] > 0.95 * top and end_speed(j) < 0.1, item.id  # at speed from the start
+        assert 2.0 <= len(j) / FPS <= 3.0, item.id  # 2 m of jogging and stopping, then the clip ends
+        # only two of the phrasings leave the stop out, and at least three are picked
+        assert any("stop" in c.lower() for c in item.captions), item.captions
+
+
 # ---------------------------------------------------------------- captions
 
 NUMBERS = {w: i for i, w in enumerate(("zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
@@ -340,7 +449,11 @@ def test_short_and_long_clips(label):
     for seed, span in ((0, (2.0, 2.0)), (1, (2.0, 2.5)), (2, (10.0, 10.0))):
         item = generate(label, 0, seed=seed, duration_s=span)
         seconds = len(item.joints) / FPS
-        assert 2.0 <= seconds <= 10.0 and (seconds <= 4.0 if span[1] < 3 else seconds >= 9.9)
+        assert 2.0 <= seconds <= 10.0 and overreach(item.joints, Area()) <= 0.0, item.id
+        if span[1] < 3:
+            assert seconds <= 4.0
+        elif seconds < 9.9:  # cut short only after a travelling person has stopped at the edge of the area
+            assert SPECS[label].travels and end_speed(item.joints) < 0.1, item.id
         measured = measure_facts(item.joints, FPS)
         assert all(item.facts[k] == measured[k] for k in ("direction", "start_posture", "end_posture")
                    if k in item.facts), item.id
@@ -352,8 +465,11 @@ def test_library_follows_the_config():
     assert [m.label for m in items] == list(CLASSES)
     for m in items:
         assert 2.0 <= len(m.joints) / FPS <= 10.0 and m.facts["body_height_m"] == pytest.approx(1.6)
-    long = generate("walk", 0, seed=1, duration_s=(9.5, 10.0))
+    long = generate("wave", 0, seed=1, duration_s=(9.5, 10.0))
     assert 9.5 <= len(long.joints) / FPS <= 10.0
+    walks = list(generate_library({"motions_per_class": 3, "classes": ["walk"], "area": {"forward_m": 1.2}}, seed=0))
+    assert all(overreach(m.joints, Area(forward_m=1.2)) <= 0.0 for m in walks)
+    assert max(m.joints[:, JOINT["pelvis"], 2].max() for m in walks) < 1.2 - 0.1
 
 
 @pytest.mark.parametrize("cfg, message", [
@@ -365,6 +481,10 @@ def test_library_follows_the_config():
     ({"duration_s": [6, 4]}, "duration_s"),
     ({"duration_s": 5}, "duration_s"),
     ({"body_height_m": [0.5, 1.8]}, "body_height_m"),
+    ({"area": {"forward_m": 0.5}}, r"area\.forward_m.*1\.2"),
+    ({"area": {"side_m": "wide"}}, r"area\.side_m"),
+    ({"area": {"up_m": 3.0}}, "up_m"),
+    ({"area": 2.0}, "area"),
 ])
 def test_config_errors_name_the_problem(cfg, message):
     with pytest.raises(ValueError, match=message) as err:
@@ -420,6 +540,16 @@ def test_arm_angles():
     bent, pole = arm_target(body, 0.0, 0.0, np.radians(90.0))  # hanging, forearm forward
     assert bent == pytest.approx([0.0, -body.upper_arm, body.forearm], abs=1e-9)
     assert pole == pytest.approx([0.0, 0.0, -1.0], abs=1e-9)  # so the elbow points back
+
+
+def test_speed_profile_covers_the_distance_its_ramps_allow():
+    t = np.arange(0.0, 8.0, 0.001)
+    speed = speed_profile(1.5, 1.0, 5.0, accel_s=0.8, decel_s=0.5)(t)
+    assert np.trapezoid(speed, t) == pytest.approx(1.5 * (5.0 - 1.0 - (0.8 + 0.5) / 2), rel=1e-4)
+    assert speed[t < 1.0].max() == 0.0 and speed[(t > 1.8) & (t < 4.5)].min() == pytest.approx(1.5)
+    assert speed[t >= 5.0].max() == 0.0 and speed[(t > 4.5) & (t < 5.0)].min() > 0.0  # slows over the last 0.5 s
+    under_way = speed_profile(2.0, -np.inf, 1.0, decel_s=0.6)(t)
+    assert under_way[0] == 2.0 and np.trapezoid(under_way, t) == pytest.approx(2.0 * (1.0 - 0.3), rel=1e-4)
 
 
 def test_cruise_is_a_gentle_start_and_stop():

@@ -64,7 +64,7 @@ def _pace(speed: float) -> list[str]:
 
 
 def _walk(w: Words) -> list[str]:
-    pace = _pace(float(w.facts.get("speed_mps", 1.2)))
+    pace = _pace(float(w.detail.get("pace_mps", 1.2)))  # the speed walked, not the mean over a stop
     stop = " and then stops" if w.detail.get("stops") else ""
     out = [f"{w.who()} walks forward {pace[0]}{stop}", f"{w.who()} walks straight ahead {pace[1]}{stop}",
            f"{w.who()} takes several steps forward{stop}", f"{w.who()} walks forward in a straight line{stop}",
@@ -75,21 +75,29 @@ def _walk(w: Words) -> list[str]:
 
 
 def _jog(w: Words) -> list[str]:
-    fast = float(w.facts.get("speed_mps", 2.5)) > 2.9
-    return [f"{w.who()} jogs forward", f"{w.who()} runs straight ahead", f"{w.who()} is jogging forward",
-            f"{w.who()} runs forward {'quickly' if fast else 'at a steady pace'}",
-            f"{w.who()} jogs in a straight line"]
+    fast = float(w.detail.get("pace_mps", 2.5)) > 2.9
+    stop = " and then stops" if w.detail.get("stops") else ""
+    out = [f"{w.who()} jogs forward{stop}", f"{w.who()} runs straight ahead{stop}", f"{w.who()} is jogging forward",
+           f"{w.who()} runs forward {'quickly' if fast else 'at a steady pace'}",
+           f"{w.who()} jogs in a straight line{stop}"]
+    if w.detail.get("stops"):
+        out.append(f"{w.who()} jogs forward and slows down to a stop")
+    if w.detail.get("from_rest"):
+        out.append(f"{w.who()} starts from standing still and jogs forward")
+    return out
 
 
 def _walk_backward(w: Words) -> list[str]:
-    return [f"{w.who()} walks backwards", f"{w.who()} takes several steps backward",
+    stop = " and then stops" if w.detail.get("stops") else ""
+    return [f"{w.who()} walks backwards{stop}", f"{w.who()} takes several steps backward{stop}",
             f"{w.who()} moves backward without turning around", f"{w.who()} walks backward slowly",
             f"{w.who()} backs up step by step"]
 
 
 def _side_step(w: Words) -> list[str]:
     d = w.facts["direction"]
-    return [f"{w.who()} side-steps to the {d}", f"{w.who()} shuffles sideways to the {d}",
+    stop = " and then stops" if w.detail.get("stops") else ""
+    return [f"{w.who()} side-steps to the {d}{stop}", f"{w.who()} shuffles sideways to the {d}",
             f"{w.who()} steps sideways toward their {d}", f"{w.who()} moves to the {d} with side steps",
             f"{w.who()} sidesteps {d} a few times"]
 
@@ -127,8 +135,9 @@ def _walk_circle(w: Words) -> list[str]:
     clock = "counterclockwise" if d == "left" else "clockwise"
     full = abs(float(w.facts.get("turn_deg", 0))) >= 340
     circle = "a full circle" if full else "a circle"
-    return [f"{w.who()} walks in {circle} {clock}", f"{w.who()} walks around in a circle, turning to the {d}",
-            f"{w.who()} walks {clock} in {circle}", f"{w.who()} circles to the {d} while walking",
+    stop = " and then stops" if w.detail.get("stops") else ""
+    return [f"{w.who()} walks in {circle} {clock}{stop}", f"{w.who()} walks around in a circle, turning to the {d}",
+            f"{w.who()} walks {clock} in {circle}{stop}", f"{w.who()} circles to the {d} while walking",
             f"{w.who()} walks along a curved path to the {d}"]
 
 

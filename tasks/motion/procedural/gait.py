@@ -51,12 +51,18 @@ def integrate_path(t_end: float, forward: Speed, left: Speed, yaw_rate: Speed, t
     return Path(t, xz - xz[zero], psi)
 
 
-def speed_profile(v: float, t_start: float, t_stop: float, accel_s: float = 0.8) -> Speed:
-    """v between t_start and t_stop with smooth speed-ups and slow-downs of ``accel_s``; t_start may be -inf
-    (already moving) and t_stop inf (still moving at the end)."""
+def speed_profile(v: float, t_start: float, t_stop: float, accel_s: float = 0.8,
+                  decel_s: float | None = None) -> Speed:
+    """v between t_start and t_stop with a smooth speed-up of ``accel_s`` and slow-down of ``decel_s`` (default
+    the same); t_start may be -inf (already moving) and t_stop inf (still moving at the end).
+
+    Without overlap of the two, the distance covered from t_start to t_stop is v * (t_stop - t_start
+    - (accel_s + decel_s) / 2)."""
+    decel = accel_s if decel_s is None else decel_s
+
     def speed(t: np.ndarray) -> np.ndarray:
         up = np.ones_like(t) if np.isinf(t_start) else ramp(t, t_start, t_start + accel_s)
-        down = np.zeros_like(t) if np.isinf(t_stop) else ramp(t, t_stop - accel_s, t_stop)
+        down = np.zeros_like(t) if np.isinf(t_stop) else ramp(t, t_stop - decel, t_stop)
         return v * up * (1.0 - down)
     return speed
 
@@ -73,6 +79,13 @@ class Gait:
     ref: float = 0.3  # share of a stance after which the hips are over that ankle
     toe_out: float = np.radians(6.0)
     min_step: float = 0.03  # shorter steps are not taken (m), except when marching
+
+    @property
+    def lookahead_s(self) -> float:
+        """How far ahead in time a foot lands: a foot lifting off now is placed where the hips will be this
+        much later (a swing, then ``ref`` of a stance)."""
+        cycle = 2.0 / self.cadence
+        return (1.0 - self.duty) * cycle + self.ref * self.duty * cycle
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from tasks.motion.skeleton import FPS
 G = 9.81
 REACH = 0.985  # legs straighten to this share of their length at take-off
 CLEAR = 0.015  # feet start moving sideways or forward once this far off the floor (m)
+LANDING_AHEAD = 0.25  # how far past the landing ankles the pelvis (absorbing the landing) or the toes reach (m)
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,10 @@ def _jumps(scene: Scene, forward: bool) -> Made:
     half = pose.toe[LEFT, 0, 0] + body.ankle_offset(pose.foot_yaw[LEFT, 0], 0.0)[0]
     y_stand = pose.hips[0, 1]
     lead = scene.uniform(0.2, 0.5)
-    n, cycle = scene.reps(scene.duration - lead - 0.2, (2.6, 3.4), (1, 3))  # phases take up to 2.5 s
+    # forward: 0.5-1 m a jump, all of them inside the area (the hips overshoot the feet on landing)
+    room = scene.area.forward_m - LANDING_AHEAD if forward else 0.0
+    most = min(3, int(room / 0.5)) if forward else 3
+    n, cycle = scene.reps(scene.duration - lead - 0.2, (2.6, 3.4), (1, most))  # phases take up to 2.5 s
     flights, phases = [], []
     hz, pitch_keys, lean_keys, arm_keys = [(0.0, 0.0, 0.0, 0.0)], [(0.0, 0.0)], [(0.0, 0.0)], [(0.0, 7.0)]
     feet_z = hips_z = 0.0
@@ -109,7 +113,7 @@ def _jumps(scene: Scene, forward: bool) -> Made:
         t_ab = t_land + scene.uniform(0.25, 0.35)  # bottom of the landing
         t_up = t_ab + scene.uniform(0.45, 0.6)
         depth = scene.uniform(0.15, 0.25) * body.height / 1.75
-        dist = scene.uniform(0.5, 1.0) if forward else 0.0
+        dist = scene.uniform(0.5, min(1.0, (room - feet_z) / (n - k))) if forward else 0.0  # leaves 0.5 m a jump
         feet_z += dist
         flights.append(Flight(t_off, t_land, stance(body, half, feet_z)))
         phases.append((t0, t_b, t_ab, t_up, depth))

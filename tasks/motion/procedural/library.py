@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Iterator, Sequence
+from dataclasses import asdict
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -10,7 +11,7 @@ from tasks.motion.item import MotionItem
 from tasks.motion.procedural import gestures, jumps, locomotion, postures
 from tasks.motion.procedural.body import Body, Pose, assemble
 from tasks.motion.procedural.captions import write_captions
-from tasks.motion.procedural.scene import Scene, Spec
+from tasks.motion.procedural.scene import MIN_DURATION_S, Area, Scene, Spec
 from tasks.motion.skeleton import FPS, JOINT
 
 # label -> activity and the shortest clip it needs (s)
@@ -40,6 +41,9 @@ SPECS: dict[str, Spec] = {
 }
 CLASSES: tuple[str, ...] = tuple(SPECS)
 MAX_DURATION_S = 10.0  # HumanML3D clips are 2-10 s
+# The smallest area every class fits in: a kick reaches 1.1 m forward, a trailing foot 0.7 m back when walking
+# under way at the first frame, and a circle walked at 0.6 m radius takes 1.5 m to the side.
+MIN_AREA = Area(forward_m=1.2, backward_m=1.0, side_m=1.5)
 
 
 def _range(value: Any, name: str, low: float, high: float) -> tuple[float, float]:
@@ -51,6 +55,28 @@ def _range(value: Any, name: str, low: float, high: float) -> tuple[float, float
     if not low <= a <= b <= high:
         raise ValueError(f"motion.procedural.{name}: need {low:g} <= min <= max <= {high:g}, got [{a:g}, {b:g}]")
     return a, b
+
+
+def _area(value: Mapping[str, Any] | Area | None) -> Area:
+    """The capture area from {forward_m, backward_m, side_m} (any left out take their defaults), or ValueError
+    naming the setting."""
+    if value is None:
+        return Area()
+    if isinstance(value, Area):
+        value = asdict(value)
+    if not isinstance(value, Mapping):
+        raise ValueError(f"motion.procedural.area: expected a mapping of forward_m, backward_m, side_m, got {value!r}")
+    sizes = asdict(Area())
+    unknown = [k for k in value if k not in sizes]
+    if unknown:
+        raise ValueError(f"motion.procedural.area: unknown key '{unknown[0]}' (valid: {', '.join(sizes)})")
+    for name in sizes:
+        if name in value:
+            v, least = value[name], getattr(MIN_AREA, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not least <= v < float("inf"):
+                raise ValueError(f"motion.procedural.area.{name}: expected metres >= {least:g}, got {v!r}")
+            sizes[name] = float(v)
+    return Area(**sizes)
 
 
 def _breathe(pose: Pose, t: np.ndarray, rng: np.random.Generator) -> None:
@@ -69,18 +95,24 @@ def mean_speed(joints: np.ndarray) -> float:
 
 
 def generate(label: str, k: int, seed: int, duration_s: Sequence[float] = (4.0, 8.0),
-             body_height_m: Sequence[float] = (1.55, 1.95)) -> MotionItem:
-    """One motion of class ``label``, fully determined by the arguments; ``k`` only numbers its id."""
+             body_height_m: Sequence[float] = (1.55, 1.95),
+             area: Mapping[str, Any] | Area | None = None) -> MotionItem:
+    """One motion of class ``label``, fully determined by the arguments; ``k`` only numbers its id.
+
+    Pelvis and feet stay inside ``area`` (an Area or its sizes; None: the default).  A travelling class that
+    runs out of room stops, and its clip ends soon after, which may be sooner than ``duration_s`` asks.
+    """
     if label not in SPECS:
         raise ValueError(f"unknown procedural motion class '{label}' (valid: {', '.join(CLASSES)})")
-    lo, hi = _range(duration_s, "duration_s", 2.0, MAX_DURATION_S)
+    area = _area(area)
+    lo, hi = _range(duration_s, "duration_s", MIN_DURATION_S, MAX_DURATION_S)
     short, tall = _range(body_height_m, "body_height_m", 1.2, 2.2)
     spec = SPECS[label]
     rng = np.random.default_rng(seed)
     height = float(rng.uniform(short, tall))
     body = Body.from_height(height, rng)
     duration = min(max(float(rng.uniform(lo, hi)), spec.min_duration), MAX_DURATION_S)
-    scene = Scene(body, duration, rng)
+    scene = Scene(body, duration, rng, area)
     made = spec.make(scene)
     _breathe(made.pose, scene.t, rng)
     joints = assemble(body, made.pose)
@@ -100,7 +132,7 @@ def motion_seed(seed: int, label: str, k: int) -> int:
 
 
 def generate_library(cfg: dict[str, Any], seed: int) -> Iterator[MotionItem]:
-    """``motions_per_class`` motions of each class in ``classes`` ("all" or a list of labels)."""
+    """``motions_per_class`` motions of each class in ``classes`` ("all" or a list of labels), inside ``area``."""
     per_class = cfg.get("motions_per_class", 6)
     if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 0:
         raise ValueError(f"motion.procedural.motions_per_class: expected a whole number >= 0, got {per_class!r}")
@@ -114,8 +146,9 @@ def generate_library(cfg: dict[str, Any], seed: int) -> Iterator[MotionItem]:
             raise ValueError(f"motion.procedural.classes: unknown class '{unknown[0]}' (valid: {', '.join(CLASSES)})")
     else:
         raise ValueError(f"motion.procedural.classes: expected 'all' or a list of labels, got {classes!r}")
-    duration = _range(cfg.get("duration_s", (4.0, 8.0)), "duration_s", 2.0, MAX_DURATION_S)
+    duration = _range(cfg.get("duration_s", (4.0, 8.0)), "duration_s", MIN_DURATION_S, MAX_DURATION_S)
     height = _range(cfg.get("body_height_m", (1.55, 1.95)), "body_height_m", 1.2, 2.2)
+    area = _area(cfg.get("area"))
     for label in labels:
         for k in range(per_class):
-            yield generate(label, k, motion_seed(seed, label, k), duration, height)
+            yield generate(label, k, motion_seed(seed, label, k), duration, height, area)

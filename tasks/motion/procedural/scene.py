@@ -10,15 +10,27 @@ from tasks.motion.procedural.body import LEFT, RIGHT, SIDE_NAME, Body, Pose
 from tasks.motion.skeleton import FPS
 
 Facts = dict[str, Any]
+MIN_DURATION_S = 2.0  # HumanML3D clips are 2-10 s
+
+
+@dataclass(frozen=True)
+class Area:
+    """Where the person may go, in metres from where they start (the origin, facing +z): the capture area of a
+    recording session with the radar 3 m ahead (design.md §3).  Pelvis and feet stay inside it."""
+
+    forward_m: float = 2.0  # along +z, towards the radar
+    backward_m: float = 3.0  # along -z
+    side_m: float = 2.0  # along +x and along -x
 
 
 @dataclass
 class Scene:
-    """One motion being made: ``duration`` seconds at 20 fps for ``body``, randomised by ``rng``."""
+    """One motion being made: ``duration`` seconds at 20 fps for ``body``, randomised by ``rng``, inside ``area``."""
 
     body: Body
     duration: float
     rng: np.random.Generator
+    area: Area = Area()
 
     @property
     def frames(self) -> int:
@@ -27,6 +39,11 @@ class Scene:
     @property
     def t(self) -> np.ndarray:
         return np.arange(self.frames) / FPS
+
+    def cut(self, seconds: float) -> None:
+        """End the clip after ``seconds`` if that is sooner (never under MIN_DURATION_S): a travelling activity
+        that runs out of room stops, and its clip ends soon after rather than showing a long wait."""
+        self.duration = min(self.duration, max(seconds, MIN_DURATION_S))
 
     def stand(self, **kwargs: Any) -> Pose:
         return Pose.standing(self.body, self.frames, **kwargs)
