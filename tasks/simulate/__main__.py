@@ -1,0 +1,5 @@
+import sys
+
+from tasks.simulate.stage import main
+
+sys.exit(main())

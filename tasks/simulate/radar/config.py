@@ -1,0 +1,268 @@
+"""Radar configuration: chirp, frame, antenna array, pose, noise, processing; with named presets.
+
+Antenna positions are (x, y) in units of half a wavelength (at the sweep's centre) in the radar frame
+(x = radar's right, y = up, z = boresight).  TX antennas fire one after another (TDM MIMO) in
+the listed order: one *chirp loop* fires every TX once, so a frame holds ``n_chirps`` loops,
+``n_chirps * n_tx`` chirps ``chirp_period_s`` apart, and the Doppler FFT runs over the loops.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+C0 = 299_792_458.0  # speed of light, m/s
+
+# Per-metre echo amplitude of each body segment (a line of scatterers; the torso reflects most).
+DEFAULT_REFLECTIVITY = {
+    "torso": 1.0, "head": 0.6, "upper_arm": 0.5, "forearm": 0.4, "thigh": 0.7, "shin": 0.5, "foot": 0.3,
+}
+
+_ULA4 = ((0.0, 0.0), (1.0, 0.0), (2.0, 0.0), (3.0, 0.0))  # 4 RX, lambda/2 apart
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # mmExpert's IWR1843 micro-Doppler set-up: continuous chirping (128 x 156.25 us = one 20 ms frame),
+    # 1 TX x 4 RX, 256 range bins (all of the 11.2 m IF band), Capon azimuth, ~100 scatterers per metre.
+    "udoppler": dict(
+        carrier_hz=77e9, slope_hz_per_s=70e12, n_samples=256, sample_rate_hz=5.209e6,
+        n_chirps=128, chirp_period_s=156.25e-6, frame_rate_hz=50.0,
+        tx_positions=((0.0, 0.0),), rx_positions=_ULA4,
+        max_range_m=11.15, n_angle=128, angle_method="capon", scatterers_per_m=100.0,
+    ),
+    # RF-Genesis' TI IWR1843: 3 TX TDM (TX1, TX2, TX3; TX2 half a wavelength up and one wavelength
+    # right of TX1, TX3 two wavelengths right), 4 RX: 8 horizontal virtual elements + 4 elevated.
+    # The chirp period (7 us idle + 65 us ramp) is our assumption; RF-Genesis does not pin it here.
+    "ti1843": dict(
+        carrier_hz=77e9, slope_hz_per_s=60.012e12, n_samples=256, sample_rate_hz=4.4e6,
+        n_chirps=128, chirp_period_s=72e-6, frame_rate_hz=10.0,
+        tx_positions=((0.0, 0.0), (2.0, 1.0), (4.0, 0.0)), rx_positions=_ULA4,
+        max_range_m=8.0, n_angle=64, angle_method="fft",
+    ),
+    # What the pipeline uses: the same physics sized for a data set of ~1000 s of motion in well under
+    # a minute of one CPU core (fast path, ~0.04 s per simulated second).  2 TX x 4 RX gives 8
+    # horizontal virtual elements (14 deg azimuth resolution); 64 loops of 2 x 80 us chirps make a
+    # 10 ms frame (0.19 m/s bins, +-6 m/s unambiguous: enough for limbs); 256 samples over 51 us
+    # give 4.9 cm range bins, 6 m kept of a 12.5 m IF band; 20 fps matches the motion's frame rate;
+    # 20 scatterers per metre (one per range bin).  The fast path's cost hardly depends on n_samples.
+    "default": dict(
+        carrier_hz=77e9, slope_hz_per_s=60e12, n_samples=256, sample_rate_hz=5e6,
+        n_chirps=64, chirp_period_s=80e-6, frame_rate_hz=20.0,
+        tx_positions=((0.0, 0.0), (4.0, 0.0)), rx_positions=_ULA4,
+        max_range_m=6.0, n_angle=64, angle_method="fft",
+    ),
+}
+
+
+class RadarConfigError(ValueError):
+    """A radar configuration that cannot work; the message names the field and the problem."""
+
+
+@dataclass(frozen=True)
+class RadarConfig:
+    """Everything the radar simulator needs; see the module docstring for the antenna convention."""
+
+    # chirp and frame
+    carrier_hz: float = 77e9
+    slope_hz_per_s: float = 60e12
+    n_samples: int = 256
+    sample_rate_hz: float = 5e6
+    n_chirps: int = 64  # chirp loops per frame
+    chirp_period_s: float = 80e-6  # start-to-start time of consecutive chirps (any TX)
+    frame_rate_hz: float = 20.0
+    # antennas, (x, y) in lambda/2 units; TX in firing order
+    tx_positions: tuple[tuple[float, float], ...] = ((0.0, 0.0), (4.0, 0.0))
+    rx_positions: tuple[tuple[float, float], ...] = _ULA4
+    # pose in the world (y up): yaw 0, pitch 0 looks along world -z, so the radar's right is world +x
+    position_m: tuple[float, float, float] = (0.0, 1.0, 3.0)
+    yaw_deg: float = 0.0  # counter-clockwise seen from above
+    pitch_deg: float = 0.0  # positive tilts the boresight up
+    # channel
+    noise_db: float | None = -45.0  # complex noise power per ADC sample, dB re the echo of a unit reflector at 1 m
+    static_clutter_removal: bool = True
+    multipath: bool = False
+    multipath_reflectors: int = 2  # the floor, then vertical walls at seeded random places
+    multipath_loss: float = 0.3  # amplitude factor of a wall/floor bounce (each way)
+    # body
+    scatterers_per_m: float = 20.0
+    reflectivity: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_REFLECTIVITY))
+    # processing
+    max_range_m: float = 6.0
+    n_doppler: int | None = None  # Doppler FFT size (zero-padded); None = n_chirps
+    n_angle: int = 64  # azimuth grid points from -90 to +90 degrees
+    angle_method: str = "fft"  # fft (conventional beamformer) | capon (MVDR per range bin)
+    cfar_guard: tuple[int, int] = (2, 2)  # guard cells each side, (range, Doppler)
+    cfar_train: tuple[int, int] = (6, 4)  # training cells each side beyond the guard, (range, Doppler)
+    cfar_threshold_db: float = 10.0  # detection threshold above the local noise estimate
+    max_points: int = 64  # strongest detections kept per frame
+    fast_taps: int = 8  # range bins evaluated around each scatterer by the fast path
+    seed: int = 0
+    device: str = "auto"  # cpu | cuda | auto
+
+    def __post_init__(self) -> None:
+        for name in ("carrier_hz", "slope_hz_per_s", "sample_rate_hz", "chirp_period_s", "frame_rate_hz",
+                     "max_range_m", "scatterers_per_m"):
+            if not getattr(self, name) > 0:
+                raise RadarConfigError(f"radar config: {name} must be > 0, got {getattr(self, name)}")
+        for name in ("n_samples", "n_chirps", "n_angle", "max_points"):
+            if int(getattr(self, name)) < 1:
+                raise RadarConfigError(f"radar config: {name} must be >= 1, got {getattr(self, name)}")
+        if self.n_samples / self.sample_rate_hz > self.chirp_period_s:
+            raise RadarConfigError(
+                f"radar config: sampling {self.n_samples} samples at {self.sample_rate_hz:g} Hz takes longer "
+                f"than chirp_period_s {self.chirp_period_s:g}")
+        if self.multipath_reflectors < 0:
+            raise RadarConfigError(f"radar config: multipath_reflectors must be >= 0, got {self.multipath_reflectors}")
+        if not self.tx_positions or not self.rx_positions:
+            raise RadarConfigError("radar config: needs at least one TX and one RX antenna")
+        if self.burst_s > 1.0 / self.frame_rate_hz + 1e-12:
+            raise RadarConfigError(
+                f"radar config: a frame's chirps take {self.burst_s * 1e3:.2f} ms, longer than the frame "
+                f"period {1e3 / self.frame_rate_hz:.2f} ms (n_chirps x n_tx x chirp_period_s)")
+        if self.max_range_m > self.max_if_range_m:
+            raise RadarConfigError(
+                f"radar config: max_range_m {self.max_range_m} exceeds the IF band's "
+                f"{self.max_if_range_m:.2f} m (sample_rate_hz * c / (2 slope))")
+        if self.n_doppler is not None and self.n_doppler < self.n_chirps:
+            raise RadarConfigError(f"radar config: n_doppler {self.n_doppler} < n_chirps {self.n_chirps}")
+        if self.angle_method not in ("fft", "capon"):
+            raise RadarConfigError(f"radar config: angle_method must be fft or capon, got {self.angle_method!r}")
+        if self.fast_taps < 2 or self.fast_taps % 2 or self.fast_taps > self.n_samples:
+            raise RadarConfigError(f"radar config: fast_taps must be even, 2..n_samples, got {self.fast_taps}")
+        if 2 * (self.cfar_guard[1] + self.cfar_train[1]) >= self.n_doppler_bins or \
+                2 * (self.cfar_guard[0] + self.cfar_train[0]) >= self.n_range:
+            raise RadarConfigError(
+                f"radar config: the CFAR window (guard {self.cfar_guard} + train {self.cfar_train} each side) "
+                f"must fit in the {self.n_range} x {self.n_doppler_bins} range-Doppler map")
+        if self.device not in ("cpu", "cuda", "auto"):
+            raise RadarConfigError(f"radar config: device must be cpu, cuda or auto, got {self.device!r}")
+        unknown = set(self.reflectivity) - set(DEFAULT_REFLECTIVITY)
+        if unknown:
+            raise RadarConfigError(
+                f"radar config: unknown reflectivity segment(s) {sorted(unknown)}; "
+                f"known: {sorted(DEFAULT_REFLECTIVITY)}")
+        if not self.azimuth_elements.size:
+            raise RadarConfigError("radar config: no virtual elements at y = 0 to measure azimuth with")
+
+    @classmethod
+    def from_params(cls, d: dict[str, Any] | None) -> RadarConfig:
+        """Build from a params.yaml section: ``preset`` (default "default") plus field overrides."""
+        d = dict(d or {})
+        preset = d.pop("preset", "default")
+        if preset not in PRESETS:
+            raise RadarConfigError(f"radar config: unknown preset {preset!r}; known: {sorted(PRESETS)}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise RadarConfigError(f"radar config: unknown field(s) {unknown}")
+        values = {**PRESETS[preset], **d}
+        if "reflectivity" in d:  # partial overrides keep the other segments' defaults
+            values["reflectivity"] = {**DEFAULT_REFLECTIVITY, **d["reflectivity"]}
+        for name in ("tx_positions", "rx_positions"):
+            values[name] = tuple(tuple(float(v) for v in p) for p in values[name])
+        for name in ("position_m", "cfar_guard", "cfar_train"):
+            if name in values:
+                values[name] = tuple(values[name])
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> RadarConfig:
+        return dataclasses.replace(self, **changes)
+
+    # ---- derived quantities -------------------------------------------------------------------
+    @property
+    def centre_hz(self) -> float:
+        """Frequency at the middle ADC sample: the phase a range peak carries is (f_c + S t_mid) tau,
+        so Doppler and angle scale with this frequency, not the start frequency (2 % apart at 77 GHz)."""
+        return self.carrier_hz + self.slope_hz_per_s * (self.n_samples - 1) / (2.0 * self.sample_rate_hz)
+
+    @property
+    def wavelength_m(self) -> float:
+        """Wavelength at ``centre_hz``: velocities use it, and antenna positions are in its halves."""
+        return C0 / self.centre_hz
+
+    @property
+    def n_tx(self) -> int:
+        return len(self.tx_positions)
+
+    @property
+    def n_rx(self) -> int:
+        return len(self.rx_positions)
+
+    @property
+    def n_virtual(self) -> int:
+        return self.n_tx * self.n_rx
+
+    @property
+    def n_doppler_bins(self) -> int:
+        return self.n_doppler or self.n_chirps
+
+    @property
+    def burst_s(self) -> float:
+        """Time from a frame's first chirp start to its last chirp start plus one period."""
+        return self.n_chirps * self.n_tx * self.chirp_period_s
+
+    @property
+    def bandwidth_hz(self) -> float:
+        """Swept bandwidth during ADC sampling."""
+        return self.slope_hz_per_s * self.n_samples / self.sample_rate_hz
+
+    @property
+    def range_resolution_m(self) -> float:
+        return C0 / (2.0 * self.bandwidth_hz)
+
+    @property
+    def max_if_range_m(self) -> float:
+        """Range whose beat frequency equals the (complex) sample rate: where range bins wrap."""
+        return self.sample_rate_hz * C0 / (2.0 * self.slope_hz_per_s)
+
+    @property
+    def n_range(self) -> int:
+        """Range bins kept: 0 .. max_range_m."""
+        return min(self.n_samples, int(math.floor(self.max_range_m / self.range_resolution_m)) + 1)
+
+    @property
+    def loop_period_s(self) -> float:
+        """Time between chirps of the same TX: the slow-time sample period."""
+        return self.n_tx * self.chirp_period_s
+
+    @property
+    def max_velocity_mps(self) -> float:
+        """Unambiguous radial speed, lambda / (4 n_tx T_chirp)."""
+        return self.wavelength_m / (4.0 * self.loop_period_s)
+
+    @property
+    def velocity_resolution_mps(self) -> float:
+        return self.wavelength_m / (2.0 * self.n_chirps * self.loop_period_s)
+
+    def range_axis(self) -> np.ndarray:
+        return (np.arange(self.n_range) * self.range_resolution_m).astype(np.float32)
+
+    def velocity_axis(self) -> np.ndarray:
+        """Velocity of each (fftshifted) Doppler bin; positive = moving away."""
+        d = self.n_doppler_bins
+        return ((np.arange(d) - d // 2) * 2.0 * self.max_velocity_mps / d).astype(np.float32)
+
+    def azimuth_axis(self) -> np.ndarray:
+        return np.linspace(-90.0, 90.0, self.n_angle).astype(np.float32)
+
+    @property
+    def virtual_positions(self) -> np.ndarray:
+        """[n_virtual, 2] (x, y) of TX+RX pairs in lambda/2 units; element k = tx * n_rx + rx."""
+        tx = np.asarray(self.tx_positions, dtype=np.float64)
+        rx = np.asarray(self.rx_positions, dtype=np.float64)
+        return (tx[:, None, :] + rx[None, :, :]).reshape(-1, 2)
+
+    @property
+    def azimuth_elements(self) -> np.ndarray:
+        """Indices of the virtual elements in the y = 0 row, used for azimuth."""
+        return np.flatnonzero(np.isclose(self.virtual_positions[:, 1], 0.0))
+
+    def torch_device(self) -> torch.device:
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise RadarConfigError("radar config: device 'cuda' asked for but torch sees no GPU")
+        return torch.device(self.device)
