@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import collections
 import os
+import shlex
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,17 @@ from dvc.dvcfile import PROJECT_FILE
 from dvc.repo import Repo
 from dvc.stage import PipelineStage
 
-# Defaults for the DVC subprocess (the environment may override them): no usage reports, and
+# Defaults for DVC and stage subprocesses (the environment may override them): no usage reports, and
 # progress bars redrawn every 10 s instead of 0.1 s, since through a pipe each redraw is a log line.
 _DEFAULT_ENV = {"DVC_NO_ANALYTICS": "1", "DO_NOT_TRACK": "1", "TQDM_MININTERVAL": "10"}
 _ERROR_TAIL_LINES = 30
 
 
-class DvcCommandError(RuntimeError):
+class CommandError(RuntimeError):
+    """A command exited non-zero; the message ends with the last lines it printed."""
+
+
+class DvcCommandError(CommandError):
     """A `dvc` command exited non-zero; the message ends with the last lines it printed."""
 
 
@@ -69,19 +74,45 @@ def stage_changes(project_dir: str | Path, stage: str) -> list[Any]:
     return [reason for reasons in status.values() for reason in reasons]
 
 
-def run_dvc(project_dir: str | Path, args: Sequence[str], log_line: Callable[[str], None]) -> None:
-    """Run `dvc ARGS` in ``project_dir``, handing each non-blank line of its stdout/stderr to ``log_line``.
+def stage_command(project_dir: str | Path, stage: str) -> tuple[str, Path]:
+    """A pipeline stage's command and the folder it runs in, as `dvc.yaml` declares them."""
+    with Repo(os.fspath(project_dir)) as repo:
+        for candidate in repo.index.stages:
+            if isinstance(candidate, PipelineStage) and _name(candidate) == stage:
+                if not isinstance(candidate.cmd, str):
+                    raise ValueError(f"stage {stage}: expected one command, got {candidate.cmd!r}")
+                return candidate.cmd, Path(candidate.wdir)
+    raise ValueError(f"no DVC stage named {stage} in {project_dir}")
 
-    DVC runs with this interpreter, and this interpreter's folder leads PATH, so `python` in a
-    stage command is the environment the flow runs in even when a service starts the worker.
+
+def run_dvc(project_dir: str | Path, args: Sequence[str], log_line: Callable[[str], None]) -> None:
+    """Run `dvc ARGS` in ``project_dir``, handing each non-blank line of its stdout/stderr to ``log_line``."""
+    run_command([sys.executable, "-m", "dvc", *args], project_dir, log_line, error=DvcCommandError)
+
+
+def run_command(
+    command: Sequence[str],
+    cwd: str | Path,
+    log_line: Callable[[str], None],
+    *,
+    error: type[CommandError] = CommandError,
+    unset_env: Collection[str] = (),
+) -> None:
+    """Run ``command`` in ``cwd`` as `dvc repro` runs a stage, handing each non-blank output line to ``log_line``.
+
+    This interpreter's folder leads PATH, so `python` in a stage command is the environment the
+    flow (or Dask worker) runs in even when a service starts it; ``unset_env`` names variables of
+    this process the command must not inherit. Raises ``error``, with the output's tail, if the
+    command exits non-zero.
     """
     env = {**_DEFAULT_ENV, **os.environ, "PYTHONUNBUFFERED": "1"}  # unbuffered: stage output streams live
+    for name in unset_env:
+        env.pop(name, None)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    command = [sys.executable, "-m", "dvc", *args]
     tail: collections.deque[str] = collections.deque(maxlen=_ERROR_TAIL_LINES)
     with subprocess.Popen(
-        command,
-        cwd=project_dir,
+        list(command),
+        cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -97,8 +128,8 @@ def run_dvc(project_dir: str | Path, args: Sequence[str], log_line: Callable[[st
                 tail.append(line)
                 log_line(line)
     if proc.returncode != 0:
-        raise DvcCommandError(
-            f"`dvc {' '.join(args)}` in {project_dir} exited with {proc.returncode}; last output:\n"
+        raise error(
+            f"`{shlex.join(command)}` in {cwd} exited with {proc.returncode}; last output:\n"
             + "\n".join(tail)
         )
 

@@ -2,7 +2,8 @@
 
 DVC decides what is stale; Prefect adds retries, logs, schedules and a run report. Tasks use
 `NO_CACHE` because a cached Prefect result would hide a stage that DVC says must rerun, and they
-run one after another because DVC locks the repository while it reproduces.
+run one after another because DVC locks the repository while it reproduces. A stage named in the
+`orchestration` params runs in shards over Dask instead (flows/sharded.py).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from prefect.runtime import flow_run
 
 from flows.dvc_stages import experiment_args, pipeline_stages, read_metrics, run_dvc, stage_changes
 from flows.metrics_report import run_markdown
+from flows.sharded import load_sharding, repro_sharded
 
 RAN = "ran"
 UP_TO_DATE = "up to date"
@@ -85,7 +87,13 @@ def flywheel_pipeline(
         run_experiment.with_options(**retry)(str(root), experiment, params or {}, stages or [])
         results = {stage: IN_EXPERIMENT for stage in order}
     else:
-        results = {stage: repro_stage.with_options(**retry)(str(root), stage) for stage in order}
+        sharding = load_sharding(root)  # `orchestration` params: which stages fan out over Dask
+        results = {}
+        for stage in order:
+            if sharding.module_for(stage):
+                results[stage] = RAN if repro_sharded(str(root), stage, sharding, **retry) else UP_TO_DATE
+            else:
+                results[stage] = repro_stage.with_options(**retry)(str(root), stage)
 
     metrics = read_metrics(root, rev=experiment)
     create_markdown_artifact(

@@ -1,0 +1,188 @@
+"""Sharded DVC stages: a stale shardable stage fans out over Dask, is merged, then committed to DVC.
+
+The convention a stage follows to be shardable (tasks/simulate is the first): its `dvc.yaml` command
+is `python -m MODULE [ARGS]`, `python -m MODULE ARGS --shard I/N --out DIR` writes shard I of N
+into DIR, and `python -m MODULE ARGS --merge DIR...` builds from the shards exactly what the plain
+command writes. Which stages shard, into how many pieces and on which Dask cluster comes from the
+`orchestration` section of the project's `params.yaml` (see ``Sharding``); no stage reads that
+section, so changing it reruns nothing.
+
+A sharded run replaces `dvc repro --single-item STAGE`: the shard tasks run on a
+`prefect_dask.DaskTaskRunner`, the merge writes the stage's outputs and `dvc commit --force STAGE`
+records them in `dvc.lock` (and DVC's run cache), so DVC sees the stage as up to date afterwards.
+With params overrides the flow runs a DVC experiment instead, and DVC runs every stage unsharded.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import wait
+from prefect_dask import DaskTaskRunner
+
+from flows.dvc_stages import run_command, run_dvc, stage_changes, stage_command
+
+PARAMS_FILE = "params.yaml"
+SECTION = "orchestration"
+# Shard folders live inside the project (DVC keeps .dvc/tmp out of git): every worker that sees
+# the project sees them, and the merge can hard-link them into the stage's output.
+SCRATCH = Path(".dvc", "tmp", "shards")
+# A Dask nanny sets this so a long-lived worker hands freed memory back to the OS at once; a shard
+# process returns its memory on exit anyway, and with it the simulate stage took 3x as long here
+# (114 s instead of 38 s for the 132 default motions on one thread, most of it in the kernel).
+_WORKER_ONLY_ENV = ("MALLOC_TRIM_THRESHOLD_",)
+
+
+@dataclass(frozen=True)
+class Sharding:
+    """The `orchestration` params: ``shards`` > 1 fans the ``modules`` stages out over Dask.
+
+    ``dask`` holds `address` (a running scheduler's; None starts a `distributed.LocalCluster`
+    for the sharded stage and stops it afterwards) and, without an address, keyword arguments of
+    that LocalCluster such as `n_workers`, `threads_per_worker` or `dashboard_address`. The
+    workers of a cluster elsewhere must see the project folder at the same path (shared storage)
+    and have the project installed, as the flow's own machine does.
+    """
+
+    shards: int = 1
+    modules: dict[str, str] = field(default_factory=dict)  # stage name -> the module its command runs
+    dask: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_params(cls, section: Mapping[str, Any] | None) -> Sharding:
+        section = dict(section or {})
+        unknown = sorted(set(section) - {"shards", "shardable", "dask"})
+        if unknown:
+            raise ValueError(f"{SECTION}: unknown key(s) {', '.join(unknown)}; known: shards, shardable, dask")
+        shards = section.get("shards", 1)
+        if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
+            raise ValueError(f"{SECTION}.shards must be an integer >= 1, got {shards!r}")
+        modules = section.get("shardable") or {}
+        if not isinstance(modules, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) and v for k, v in modules.items()
+        ):
+            raise ValueError(f"{SECTION}.shardable must map stage names to modules, got {modules!r}")
+        dask = section.get("dask") or {}
+        if not isinstance(dask, Mapping):
+            raise ValueError(f"{SECTION}.dask must be a mapping, got {dask!r}")
+        return cls(shards=shards, modules=dict(modules), dask=dict(dask))
+
+    def module_for(self, stage: str) -> str | None:
+        """The module to shard ``stage`` with, or None if it runs as one `dvc repro`."""
+        return self.modules.get(stage) if self.shards > 1 else None
+
+    def task_runner(self) -> DaskTaskRunner:
+        cluster_kwargs = dict(self.dask)
+        address = cluster_kwargs.pop("address", None)
+        # With an address the cluster exists already; its sizing keys are for the local one.
+        return DaskTaskRunner(address=address) if address else DaskTaskRunner(cluster_kwargs=cluster_kwargs)
+
+
+def load_sharding(project_dir: str | Path) -> Sharding:
+    """The project's `orchestration` params; unsharded if `params.yaml` or the section is missing."""
+    path = Path(project_dir, PARAMS_FILE)
+    params = yaml.safe_load(path.read_text()) if path.is_file() else None
+    return Sharding.from_params((params or {}).get(SECTION))
+
+
+def module_args(stage: str, command: str, module: str) -> list[str]:
+    """The arguments after `python -m MODULE` in ``stage``'s command (refused if it runs something else).
+
+    Shards and the merge get the same arguments, so they read the same params and write where
+    the plain command writes.
+    """
+    words = shlex.split(command)
+    if words[:3] != ["python", "-m", module]:
+        raise ValueError(
+            f"stage {stage}: {SECTION}.shardable says it runs {module}, but its command is {command!r} "
+            f"(expected `python -m {module} ...`)"
+        )
+    return words[3:]
+
+
+@task(task_run_name="{stage}-shard-{index}-of-{count}", cache_policy=NO_CACHE)
+def run_shard(wdir: str, stage: str, module: str, args: list[str], index: int, count: int, out: str) -> None:
+    """Shard ``index`` of ``count`` into ``out``, in a Dask worker.
+
+    The shard runs as a subprocess, as `dvc repro` would run the stage: a fresh interpreter per
+    shard (the worker's, with its folder first on PATH), so its memory is returned when it ends
+    and a crash cannot take the worker down. It keeps the thread limits a Dask nanny gives its
+    worker (OMP_NUM_THREADS=1 and the like: workers, not threads, give the parallelism).
+    """
+    command = [sys.executable, "-m", module, *args, "--shard", f"{index}/{count}", "--out", out]
+    run_command(command, wdir, get_run_logger().info, unset_env=_WORKER_ONLY_ENV)
+
+
+@task(task_run_name="merge-{stage}", cache_policy=NO_CACHE)
+def merge_and_commit(
+    project_dir: str, wdir: str, stage: str, module: str, args: list[str], shards: list[str]
+) -> None:
+    """Merge the shard folders into the stage's outputs and record them in `dvc.lock`."""
+    logger = get_run_logger()
+    run_command([sys.executable, "-m", module, *args, "--merge", *shards], wdir, logger.info)
+    # --force: without it DVC asks before committing a stage whose recorded state changed.
+    run_dvc(project_dir, ["commit", "--force", stage], logger.info)
+
+
+@flow(name="sharded-stage", flow_run_name="{stage}-in-{shards}-shards")
+def sharded_stage(
+    project_dir: str, stage: str, module: str, shards: int, retries: int = 0, retry_delay_seconds: float = 0.0
+) -> None:
+    """Run ``stage`` as ``shards`` shard tasks on this flow's task runner, then merge and commit it.
+
+    Each shard is retried on its own; the merge waits for all of them. The shard folders are
+    removed whether or not the run succeeds.
+    """
+    command, wdir = stage_command(project_dir, stage)
+    args = module_args(stage, command, module)
+    retry = {"retries": retries, "retry_delay_seconds": retry_delay_seconds}
+    scratch_root = Path(project_dir, SCRATCH)
+    scratch_root.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=re.sub(r"[^\w.-]", "_", stage) + "-", dir=scratch_root))
+    try:
+        outs = [str(scratch / f"{index}-of-{shards}") for index in range(shards)]
+        futures = [
+            run_shard.with_options(**retry).submit(str(wdir), stage, module, args, index, shards, out)
+            for index, out in enumerate(outs)
+        ]
+        wait(futures)  # every shard ends before the first failure is raised and the folder goes
+        for future in futures:
+            future.result()
+        merge_and_commit.with_options(**retry)(project_dir, str(wdir), stage, module, args, outs)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def repro_sharded(
+    project_dir: str, stage: str, sharding: Sharding, retries: int, retry_delay_seconds: float
+) -> bool:
+    """From a flow: run ``stage`` sharded if DVC says it is stale; return whether it ran.
+
+    Asking DVC first means an up-to-date stage costs no Dask cluster start.
+    """
+    logger = get_run_logger()
+    module = sharding.module_for(stage)
+    if module is None:
+        raise ValueError(f"stage {stage} is not sharded: see {SECTION}.shards and {SECTION}.shardable")
+    changes = stage_changes(project_dir, stage)
+    if not changes:
+        logger.info("stage %s is up to date", stage)
+        return False
+    logger.info(
+        "stage %s is stale: %s; running it in %d shards", stage, json.dumps(changes, default=str), sharding.shards
+    )
+    sharded_stage.with_options(task_runner=sharding.task_runner())(
+        project_dir, stage, module, sharding.shards, retries, retry_delay_seconds
+    )
+    return True

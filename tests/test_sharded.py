@@ -1,0 +1,213 @@
+"""Sharded stages: a stale shardable stage fans out over a Dask LocalCluster and ends as DVC would leave it.
+
+The end-to-end check runs the real project's motion and simulate stages twice, plain and in two
+shards on two Dask workers, in separate git + DVC copies, and compares every output.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from prefect.testing.utilities import prefect_test_harness
+
+from flows.dvc_stages import CommandError
+from flows.pipeline import RAN, UP_TO_DATE, flywheel_pipeline
+from flows.sharded import SCRATCH, Sharding, load_sharding, module_args
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+TINY = {  # three short motions and a 16-loop radar: seconds per stage, still a train split
+    "motion": {"procedural": {"motions_per_class": 1, "classes": ["walk", "wave", "squat"]}},
+    "simulate": {"radar": {"preset": "default", "n_chirps": 16}},
+}
+# No dashboard: tests run beside other Dask users, and a taken port 8787 only adds warnings.
+TWO_SHARDS = {
+    "shards": 2,
+    "shardable": {"simulate": "tasks.simulate"},
+    "dask": {"address": None, "n_workers": 2, "threads_per_worker": 1, "dashboard_address": None},
+}
+
+
+@pytest.fixture(scope="module")
+def prefect_api(quiet_env: dict[str, str]) -> Iterator[None]:
+    with prefect_test_harness(server_startup_timeout=90):
+        yield
+
+
+def dvc(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        [sys.executable, "-m", "dvc", *args], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def _deep_update(base: dict[str, Any], changes: dict[str, Any]) -> None:
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _deep_update(base[key], value)
+        else:
+            base[key] = value
+
+
+def _project_copy(
+    destination: Path,
+    params: dict[str, Any],
+    init_git_dvc_repo: Callable[[Path], None],
+    commit_all: Callable[[Path, str], None],
+) -> Path:
+    """A committed git + DVC copy of the project's code, pipeline and committed inputs, with ``params`` merged in."""
+    destination.mkdir()
+    init_git_dvc_repo(destination)
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--",
+         "tasks", "flows", "dvc.yaml", "params.yaml", "data/raw"],
+        cwd=PROJECT_ROOT, check=True, capture_output=True, text=True,
+    ).stdout
+    for relative in filter(None, listed.split("\0")):
+        if (PROJECT_ROOT / relative).is_file():
+            (destination / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(PROJECT_ROOT / relative, destination / relative)
+    merged = yaml.safe_load((destination / "params.yaml").read_text())
+    _deep_update(merged, params)
+    (destination / "params.yaml").write_text(yaml.safe_dump(merged, sort_keys=False))
+    commit_all(destination, "project copy")
+    return destination
+
+
+def _simulate_stage() -> dict[str, Any] | None:
+    dvc_yaml = PROJECT_ROOT / "dvc.yaml"
+    stages = (yaml.safe_load(dvc_yaml.read_text()) or {}).get("stages", {}) if dvc_yaml.is_file() else {}
+    return stages.get("simulate")
+
+
+def assert_same_signals(sharded: Path, plain: Path) -> None:
+    names = sorted(p.name for p in plain.iterdir())
+    assert sorted(p.name for p in sharded.iterdir()) == names
+    for name in (n for n in names if n.endswith(".npz")):
+        with np.load(sharded / name) as a, np.load(plain / name) as b:
+            assert sorted(a.files) == sorted(b.files), name
+            for key in b.files:
+                np.testing.assert_array_equal(a[key], b[key], err_msg=f"{name}:{key}")
+    wall_time = ["seconds"]
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(sharded / "index.parquet").drop(columns=wall_time),
+        pd.read_parquet(plain / "index.parquet").drop(columns=wall_time),
+    )
+    for name in ("norm_stats.json", "rejects.jsonl"):
+        assert (sharded / name).read_bytes() == (plain / name).read_bytes(), name
+
+
+@pytest.mark.skipif(_simulate_stage() is None, reason="dvc.yaml has no `simulate` stage yet")
+def test_sharded_simulate_equals_plain_and_dvc_sees_it_up_to_date(
+    prefect_api: None,
+    tmp_path: Path,
+    init_git_dvc_repo: Callable[[Path], None],
+    commit_all: Callable[[Path, str], None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    plain = _project_copy(tmp_path / "plain", TINY, init_git_dvc_repo, commit_all)
+    sharded = _project_copy(
+        tmp_path / "sharded", {**TINY, "orchestration": TWO_SHARDS}, init_git_dvc_repo, commit_all
+    )
+
+    # The simulator's float32 results depend on torch's thread count (on the default data 2 of 3955
+    # point coordinates of one motion moved by 5e-7 between 2 threads and 1), so the plain run gets
+    # the one thread each shard gets from its Dask worker.
+    with monkeypatch.context() as patch:
+        patch.setenv("OMP_NUM_THREADS", "1")
+        ran = flywheel_pipeline(project_dir=str(plain), stages=["simulate"], retries=0)
+    assert ran["stages"] == {"motion": RAN, "simulate": RAN}
+    result = flywheel_pipeline(project_dir=str(sharded), stages=["simulate"], retries=0)
+    assert result["stages"] == {"motion": RAN, "simulate": RAN}
+
+    assert_same_signals(sharded / "data/signals", plain / "data/signals")
+    metrics = [json.loads((root / "metrics/simulate.json").read_text()) for root in (sharded, plain)]
+    assert metrics[0]["motions"] == metrics[1]["motions"] == 3
+    assert list((sharded / SCRATCH).iterdir()) == []  # the shard folders are gone
+    # dvc.lock records the same outputs as a plain `dvc repro` (the index differs only in wall times).
+    locks = [yaml.safe_load((root / "dvc.lock").read_text())["stages"]["simulate"] for root in (sharded, plain)]
+    assert locks[0]["deps"] == locks[1]["deps"] and locks[0]["params"] == locks[1]["params"]
+    assert locks[0]["outs"][0]["path"] == "data/signals" and locks[0]["outs"][0]["nfiles"] == 3 + 3
+
+    # DVC agrees the sharded result is current: status, repro and the flow all leave it alone.
+    mtime = (sharded / "data/signals/index.parquet").stat().st_mtime_ns
+    assert "up to date" in dvc(sharded, "status")
+    assert "Stage 'simulate' didn't change" in dvc(sharded, "repro", "simulate")
+    again = flywheel_pipeline(project_dir=str(sharded), stages=["simulate"], retries=0)
+    assert again["stages"] == {"motion": UP_TO_DATE, "simulate": UP_TO_DATE}
+    assert (sharded / "data/signals/index.parquet").stat().st_mtime_ns == mtime
+
+
+def test_failed_shard_fails_the_flow_before_the_merge(
+    prefect_api: None, toy_project: Path, commit_all: Callable[[Path, str], None]
+) -> None:
+    # A shardable toy stage whose shard 1 fails: the flow fails with the shard's output, the merge
+    # never runs, the scratch folder goes, and the stage stays stale for DVC. Each shard logs the
+    # thread limit and malloc setting it got from its Dask worker.
+    (toy_project / "toyshard.py").write_text(
+        "import os, pathlib, sys\n"
+        "args = sys.argv[1:]\n"
+        "if '--shard' in args:\n"
+        "    with open('shard-env.log', 'a') as fh:\n"
+        "        print(os.getenv('OMP_NUM_THREADS'), os.getenv('MALLOC_TRIM_THRESHOLD_', 'unset'), file=fh)\n"
+        "    i = args[args.index('--shard') + 1].split('/')[0]\n"
+        "    if i == '1':\n"
+        "        sys.exit('toyshard: shard 1 has no data')\n"
+        "    pathlib.Path(args[args.index('--out') + 1]).mkdir()\n"
+        "elif '--merge' in args:\n"
+        "    open('merged.log', 'a').write('merged\\n')\n"
+    )
+    with open(toy_project / "dvc.yaml", "a") as fh:
+        fh.write("  toyshard:\n    cmd: python -m toyshard\n    deps: [toyshard.py]\n")
+    params = yaml.safe_load((toy_project / "params.yaml").read_text())
+    params["orchestration"] = {**TWO_SHARDS, "shardable": {"toyshard": "toyshard"}}
+    (toy_project / "params.yaml").write_text(yaml.safe_dump(params))
+    commit_all(toy_project, "toy shardable stage")
+
+    with pytest.raises(CommandError, match="(?s)--shard 1/2.*toyshard: shard 1 has no data"):
+        flywheel_pipeline(project_dir=str(toy_project), stages=["toyshard"], retries=0)
+    assert not (toy_project / "merged.log").exists()
+    assert (toy_project / "shard-env.log").read_text().splitlines() == ["1 unset", "1 unset"]
+    assert list((toy_project / SCRATCH).iterdir()) == []
+    assert "toyshard" in dvc(toy_project, "status")
+
+
+def test_orchestration_params(tmp_path: Path) -> None:
+    assert load_sharding(tmp_path) == Sharding()  # no params.yaml: nothing shards
+    (tmp_path / "params.yaml").write_text("simulate: {seed: 0}\n")
+    assert load_sharding(tmp_path).module_for("simulate") is None
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"orchestration": TWO_SHARDS}))
+    sharding = load_sharding(tmp_path)
+    assert sharding.module_for("simulate") == "tasks.simulate" and sharding.module_for("motion") is None
+    assert Sharding.from_params({**TWO_SHARDS, "shards": 1}).module_for("simulate") is None
+
+    local = sharding.task_runner()
+    assert local.address is None and local.cluster_kwargs == {
+        "n_workers": 2, "threads_per_worker": 1, "dashboard_address": None}
+    remote = Sharding.from_params({"dask": {"address": "tcp://10.0.0.5:8786", "n_workers": 4}}).task_runner()
+    assert remote.address == "tcp://10.0.0.5:8786" and remote.cluster_kwargs == {}
+
+    for bad, message in [
+        ({"shards": 0}, "shards must be an integer >= 1"),
+        ({"shards": True}, "shards must be an integer"),
+        ({"shardable": ["simulate"]}, "shardable must map"),
+        ({"dask": "local"}, "dask must be a mapping"),
+        ({"shard": 2}, "unknown key"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            Sharding.from_params(bad)
+
+
+def test_shards_keep_the_stage_commands_arguments() -> None:
+    assert module_args("simulate", "python -m tasks.simulate", "tasks.simulate") == []
+    assert module_args("s", "python -m tasks.simulate --params 'my params.yaml'", "tasks.simulate") == [
+        "--params", "my params.yaml"]
+    with pytest.raises(ValueError, match="expected `python -m tasks.simulate ...`"):
+        module_args("s", "python tasks/simulate.py", "tasks.simulate")
