@@ -1,0 +1,5 @@
+import sys
+
+from tasks.qa.stage import main
+
+sys.exit(main())

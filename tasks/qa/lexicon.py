@@ -1,0 +1,128 @@
+"""The words the fact checks look for: counts, sides of the body, travel and turn phrases, activities.
+
+Kept apart from the checking logic so the vocabulary can grow without touching it.  Patterns are applied
+to lower-cased text.
+"""
+from __future__ import annotations
+
+import re
+
+ARM_PARTS = r"hands?|arms?|wrists?|elbows?|shoulders?|fists?|palms?|fingers?|forearms?"
+LEG_PARTS = r"legs?|feet|foot|knees?|ankles?|thighs?|shins?|heels?|toes?|hips?"
+
+NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+    "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17,
+    "eighteen": 18, "nineteen": 19, "twenty": 20,
+}
+ADVERB_COUNTS = {"once": 1, "twice": 2, "thrice": 3}
+_NUM = r"(\d+|" + "|".join(NUMBER_WORDS) + r")"
+# Nouns that count repetitions of a movement ("three claps", "6 jumping jacks"); steps are left out on
+# purpose: a walk's repetition fact counts strides of one leg, not steps.
+REP_NOUNS = (r"times?|repetitions?|reps|cycles|rounds|waves|claps|punches|jabs|kicks|squats|jumps|hops|leaps|jacks|"
+             r"bows|raises|lifts|stretches|swings|bends")
+# a count, at most one modifier, a repetition noun: "three times", "6 jumping jacks", "two quick claps"
+# (not a body part: in "one hand waves" the noun is a verb)
+COUNT = re.compile(rf"\b{_NUM}\s+(?:(?!(?:{ARM_PARTS}|{LEG_PARTS})\b)[\w-]+\s+)?(?:{REP_NOUNS})\b")
+# "once" is a count after a verb ("kicks once") but a conjunction at a clause start ("once it stops")
+ADVERB_COUNT = re.compile(r"\b(once|twice|thrice)\b")
+CLAUSE_WORDS = {"and", "then", "but", "after", "so", "until", "when"}
+
+# "left hand", "right-hand", "left-handed": a side named with a body part (so "left the room" is no side)
+SIDED_PART = re.compile(rf"\b(left|right)[\s-]+({ARM_PARTS}|{LEG_PARTS}|handed|footed|legged)\b")
+# "both hands", "two of their arms", "left and right legs": both sides at once
+BOTH_SIDES = re.compile(r"\b(?:(?:both|two)(?:\s+of\s+(?:their|his|her|the))?"
+                        r"|(?:left|right)\s+(?:and|or)\s+(?:left|right))"
+                        rf"[\s-]+({ARM_PARTS}|{LEG_PARTS})\b")
+LEG_WORDS = re.compile(rf"^(?:{LEG_PARTS}|footed|legged)$")
+# a sided part followed by one of these names a sensor site ("the right-wrist sensor"), not a limb in action
+SENSOR_AFTER = re.compile(r"[\s-]*(?:'s\s+)?(?:sensor|imu|acceleration|accelerometer|gyro\w*|signal|reading)")
+
+TRAVEL_VERBS = (r"walk|mov|step|jog|run|jump|leap|hop|travel|goes|going|shuffl|strid|march|sidestep|side-step|"
+                r"proceed|advanc|retreat|comes|coming|shift|slid|lung")
+# the travel verb, at most three words, then the direction: "walks slowly forward", "steps to the left"
+TRAVEL_FWD_BACK = re.compile(rf"\b(?:{TRAVEL_VERBS})\w*\s+(?:[\w-]+\s+){{0,3}}?(forwards?|backwards?|ahead)\b")
+TRAVEL_SIDE = re.compile(
+    rf"\b(?:{TRAVEL_VERBS})\w*\s+(?:[\w-]+\s+){{0,3}}?(?:to|towards?)\s+(?:the|their|his|her)\s+(left|right)\b"
+    rf"(?!\s*(?:{ARM_PARTS}|{LEG_PARTS}))|\b(left|right)wards?\b")
+# a distance travelled in a direction: "walks 1.8 m forward", "moves 0.9 metres to the right"
+TRAVEL_DISTANCE = re.compile(r"\b(\d+(?:\.(\d+))?)\s*(?:m|met(?:er|re)s?)\s+(?:forwards?|backwards?|ahead|"
+                             r"(?:to(?:wards?)?\s+(?:the|their|his|her)\s+)?(?:left|right))\b")
+TURN = re.compile(
+    rf"\b(?:turn|rotat|spin|pivot|twist)\w*\s+(?:[\w-]+\s+){{0,3}}?(?:to\s+(?:the|their|his|her)\s+)?(left|right)\b"
+    rf"(?!\s*(?:{ARM_PARTS}|{LEG_PARTS}))")
+TOWARD_RADAR = re.compile(r"\b(?:towards?|approach\w*|closer to|nearer to)\s+(?:the\s+)?(?:radar|sensor)")
+AWAY_FROM_RADAR = re.compile(
+    r"\b(?:away from|further from|farther from|recede\w*\s+from)\s+(?:the\s+)?(?:radar|sensor)")
+
+# Activities an answer may name, each a regex on word stems.  Only distinctive activity words are listed:
+# "bends", "leans" or "moves" name no activity and appear in descriptions of almost anything.
+ACTIVITY_TERMS = {
+    "walk": r"walk(?:s|ed|ing)?",
+    "run": r"run(?:s|ning)?|jog(?:s|ged|ging)?|sprint\w*",
+    "jump": r"jump(?:s|ed|ing)?|hop(?:s|ped|ping)?|leap(?:s|t|ed|ing)?",
+    "jumping_jacks": r"jumping jacks?|star jumps?",
+    "squat": r"squat\w*",
+    "sit": r"sit(?:s|ting)? down|sat down|sits on|seated|takes a seat",
+    "stand_up": (r"stand(?:s|ing)? up|stood up|gets up|"  # "rises from" alone is also what a signal does
+                 r"rises from (?:a |the |their |his |her )?(?:chair|seat|sitting|squat|crouch|floor|ground)"),
+    "wave": r"wav(?:e|es|ed|ing)\b(?! of)",
+    "clap": r"clap\w*|applau\w*",
+    "punch": r"punch\w*|jab(?:s|bed|bing)?",
+    "box": r"box(?:es|ed|ing)\b|shadow[- ]box\w*",
+    "kick": r"kick\w*",
+    "bow": r"bow(?:s|ed|ing)?\b",
+    "stretch": r"stretch\w*",
+    "march": r"march\w*",
+    "pick_up": r"pick(?:s|ed|ing)? (?:\w+ )?up|picks? something",
+    "raise_arms": r"rais(?:e|es|ed|ing) (?:\w+ )?(?:arms?|hands?)|lift(?:s|ed|ing)? (?:\w+ )?(?:arms?|hands?)",
+    "turn": (r"turn(?:s|ed|ing)? (?:around|in place|on the spot)|spin(?:s|ning)?|pivot\w*"
+             r"|rotat(?:es|ing) (?:in place|on the spot)"),
+    "dance": r"danc\w*",
+    "crawl": r"crawl\w*",
+    "throw": r"throw(?:s|ing|n)?\b",
+    "climb": r"climb\w*",
+    "lie": r"lie(?:s)? down|lying down|lays? down",
+}
+ACTIVITY_PATTERNS = {name: re.compile(rf"\b(?:{regex})") for name, regex in ACTIVITY_TERMS.items()}
+
+# Per label, the activities an answer may name without contradicting it.
+LABEL_ACTIVITIES = {
+    "walk": {"walk"},
+    "jog": {"run", "walk"},
+    "walk_backward": {"walk"},
+    "side_step": {"walk", "turn"},
+    "turn_in_place": {"turn", "walk"},
+    "march_in_place": {"march", "walk"},
+    "walk_circle": {"walk", "turn"},
+    "jump_in_place": {"jump", "squat"},
+    "jump_forward": {"jump", "squat"},
+    "jumping_jacks": {"jumping_jacks", "jump", "raise_arms", "clap"},
+    "squat": {"squat", "stand_up", "sit"},
+    "sit_down": {"sit"},
+    "stand_up": {"stand_up", "sit"},
+    "pick_up": {"pick_up", "squat", "bow", "stand_up"},
+    "bow": {"bow"},
+    "kick": {"kick"},
+    "wave": {"wave", "raise_arms"},
+    "clap": {"clap", "raise_arms"},
+    "punch": {"punch", "box", "throw"},  # one throws punches
+    "raise_arms": {"raise_arms", "stretch"},
+    "stretch": {"stretch", "raise_arms"},
+    "boxing": {"box", "punch", "throw", "jump", "walk"},
+}
+
+# Units a number may carry, most specific first; a number's unit must agree with the fact it repeats
+UNITS = {
+    "m/s²": r"m/s(?:²|\^?2)|met(?:er|re)s? per second squared",
+    "m/s": r"m/s|met(?:er|re)s? per second",
+    "rad/s": r"rad/s|radians? per second",
+    "deg": r"°|degrees?",
+    "m": r"m\b|met(?:er|re)s?\b",
+    "s": r"s\b|sec(?:ond)?s?\b",
+}
+UNIT_GROUPS = {name.replace("/", "_").replace("²", "2"): name for name in UNITS}  # regex group -> unit
+# a number written with digits (not glued to letters: "3rd", "3D") and the unit right after it, if any
+NUMBER = re.compile(r"(?<![\w.])[-+]?(\d+(?:\.(\d+))?)(?!\w)(?:\s*(?:"
+                    + "|".join(f"(?P<{group}>{UNITS[name]})" for group, name in UNIT_GROUPS.items()) + "))?")
+

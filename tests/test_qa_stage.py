@@ -1,0 +1,151 @@
+"""The qa stage end to end: scripted replies through an OpenAI-compatible fault server (every check and
+bookkeeping path, deterministically), then the real embedded SmolLM2 and a re-run served from the cache.
+
+Set MMFLYWHEEL_LLM_DIR to an already converted SmolLM2 folder to skip the ~25 s conversion.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from fault_server import FaultServer
+
+from tasks.common.io import RejectLog
+from tasks.motion.procedural import generate
+from tasks.motion.stage import finish_item, write_dataset
+from tasks.qa.prompts import Prompts
+from tasks.qa.stage import QA_COLUMNS, main as qa_main
+from tasks.simulate.stage import main as simulate_main
+
+SIMULATE = {"seed": 0, "device": "cpu", "radar": {"n_chirps": 16, "n_samples": 64, "max_range_m": 4.0, "n_angle": 32,
+                                                   "scatterers_per_m": 5}, "imu": {"rate_hz": 50}}
+CATEGORIES = ["activity", "description", "sequence_and_counts", "intention", "body_part_laterality",
+              "direction_trajectory", "speed_intensity", "signal_trend"]
+
+
+def wave(hand: str, reps: int, k: int):
+    for seed in range(300):
+        item = generate("wave", k, seed, duration_s=(3.2, 4.5))
+        if item.facts["hand"] == hand and item.facts["repetitions"] == reps:
+            item = finish_item(item)
+            item.split = "train"
+            return item
+    raise AssertionError(f"no {hand}-handed {reps}-wave in 300 seeds")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    """Two simulated procedural waves: proc_wave_000 left hand 3 times, proc_wave_001 right hand twice."""
+    root = tmp_path_factory.mktemp("qa_data")
+    write_dataset([wave("left", 3, 0), wave("right", 2, 1)], RejectLog("motion"), root / "motion")
+    (root / "sim.yaml").write_text(yaml.safe_dump({"simulate": SIMULATE}))
+    assert simulate_main(["--params", str(root / "sim.yaml"), "--motion", str(root / "motion"),
+                          "--out", str(root / "signals"), "--metrics", str(root / "metrics")]) == 0
+    return root
+
+
+def run_qa(data: Path, work: Path, llm: dict, **qa) -> int:
+    section = {"prompts": "prompts/qa/qa.yaml", "categories": dict.fromkeys(CATEGORIES, 1.0), **qa}
+    (work / "params.yaml").write_text(yaml.safe_dump({"llm": {"cache": str(work / "llm.sqlite"), **llm},
+                                                      "qa": section}))
+    return qa_main(["--params", str(work / "params.yaml"), "--motion", str(data / "motion"), "--signals",
+                    str(data / "signals"), "--out", str(work / "qa"), "--metrics", str(work / "metrics")])
+
+
+def say(question: str, answer: str, extra: str = "") -> str:
+    return "say:" + json.dumps({"question": question, "answer": answer})[:-1] + extra + "}"
+
+
+def test_every_reply_is_checked_and_accounted_for(data, tmp_path):
+    prompts = Prompts.load("prompts/qa/qa.yaml")
+    marker = {c: prompts.messages(c, {})[1]["content"] for c in CATEGORIES}  # the server keys on the first user turn
+    count_q = "How many times does the person wave?"
+    script = {
+        "activity": ["500", "500"],  # an infrastructure failure: never the model's fault
+        "description": [say("Can you describe the motion?", "The person waves while standing.", ', "t": 4 s')] * 2,
+        "sequence_and_counts": [say(count_q, "The person waves three times.")] * 2,
+        "intention": [say(count_q, "They wave to greet someone.")] * 2,
+        "body_part_laterality": [say("Which hand does the person use?", "The person uses the right hand.")] * 2,
+        "direction_trajectory": [say("Where does the person go?", "The person moves toward the radar.")] * 2,
+        "signal_trend": [say("Trend?", "It rises.")] * 2,
+        # speed_intensity is unscripted: the server answers with prose, which does not parse
+    }
+    with FaultServer({marker[c]: actions for c, actions in script.items()}) as server:
+        llm = {"backend": "openai", "model": "scripted", "base_url": server.base_url, "max_retries": 0,
+               "max_concurrency": 1, "requests_per_minute": 0}
+        assert run_qa(data, tmp_path, llm, questions_per_motion=8) == 0
+
+    qa = pd.read_parquet(tmp_path / "qa/qa.parquet")
+    assert list(qa.columns) == QA_COLUMNS
+    assert sorted(zip(qa.motion_id, qa.category)) == [
+        ("proc_wave_000", "description"), ("proc_wave_000", "sequence_and_counts"),  # left hand, 3 times
+        ("proc_wave_001", "body_part_laterality"), ("proc_wave_001", "description"), ("proc_wave_001", "intention"),
+    ]
+    assert set(qa.source) == {"llm:openai:scripted"} and set(qa.prompt_version) == {prompts.version}
+    grounded = json.loads(qa.loc[qa.category == "sequence_and_counts", "facts"].iloc[0])
+    assert grounded["repetitions"] == "3" and list(grounded) == ["activity", "caption", "repetitions"]
+
+    rejects = pd.read_parquet(tmp_path / "qa/rejects.parquet").set_index(["motion_id", "category"])["reason"]
+    assert rejects["proc_wave_001", "sequence_and_counts"] == "count: says 3, facts say 2"
+    assert rejects["proc_wave_000", "body_part_laterality"] == "laterality: says right hand, facts say left hand"
+    assert rejects["proc_wave_000", "intention"].startswith("duplicate: cosine 1.00 with the sequence_and_counts")
+    assert rejects["proc_wave_000", "direction_trajectory"].startswith("direction: says toward the radar")
+    assert rejects["proc_wave_000", "activity"].startswith("llm error: ")
+
+    metrics = json.loads((tmp_path / "metrics/qa.json").read_text())
+    assert metrics["rejects_by_reason"] == {"count": 1, "direction": 2, "duplicate": 1, "laterality": 1,
+                                           "llm error": 2, "short question": 2, "unparsable": 2}
+    assert (metrics["requests"], metrics["accepted"], metrics["rejected"], metrics["llm_errors"]) == (16, 5, 9, 2)
+    assert metrics["rejection_rate"] == round(9 / 14, 4)  # the two LLM errors are not the model's fault
+    assert metrics["salvaged_replies"] == 2 and metrics["per_category"]["activity"]["llm_errors"] == 2
+    assert metrics["usage"]["total"]["failed"] == 2
+    sample = (tmp_path / "qa/sample.md").read_text()
+    assert "## body_part_laterality" in sample and "**laterality**" in sample
+    facts = pd.read_parquet(tmp_path / "qa/facts.parquet")
+    assert json.loads(facts.set_index("motion_id").loc["proc_wave_000", "facts"])["motion"]["hand"] == "left"
+
+
+def test_when_every_request_fails_nothing_is_written(data, tmp_path, capsys):
+    llm = {"backend": "openai", "model": "none", "base_url": "http://127.0.0.1:9/v1", "max_retries": 0,
+           "timeout_s": 2, "requests_per_minute": 0}
+    assert run_qa(data, tmp_path, llm, questions_per_motion=1) == 1
+    assert "every one of 2 LLM requests failed" in capsys.readouterr().err
+    assert not (tmp_path / "qa").exists() and not (tmp_path / "metrics").exists()
+
+
+def test_unknown_category_fails_in_one_line(data, tmp_path, capsys):
+    assert run_qa(data, tmp_path, {"backend": "openai"}, categories={"gossip": 1.0}) == 1
+    assert "qa.categories: ['gossip'] not in prompts/qa/qa.yaml" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def smollm_dir(tmp_path_factory) -> Path:
+    given = os.environ.get("MMFLYWHEEL_LLM_DIR")
+    if given and (Path(given) / "config.json").is_file():
+        return Path(given)
+    out = tmp_path_factory.mktemp("llm") / "smollm2"
+    subprocess.run([sys.executable, "-m", "tasks.llm.convert", str(out)], check=True, capture_output=True)
+    return out
+
+
+def test_the_embedded_model_end_to_end_and_a_rerun_from_the_cache(data, smollm_dir, tmp_path):
+    llm = {"backend": "embedded", "model_dir": str(smollm_dir), "batch_size": 8, "torch_threads": 2}
+    qa = {"questions_per_motion": 1, "max_tokens": 48}
+    assert run_qa(data, tmp_path, llm, **qa) == 0
+    first = json.loads((tmp_path / "metrics/qa.json").read_text())
+    assert first["requests"] == 2 and first["llm_errors"] == 0
+    assert first["accepted"] + first["rejected"] == 2
+    assert first["usage"]["total"]["completion_tokens"] > 0 and first["source"] == "llm:embedded:SmolLM2-135M-Instruct"
+    pairs = pd.read_parquet(tmp_path / "qa/qa.parquet")
+    assert list(pairs.columns) == QA_COLUMNS and pairs["question"].str.len().gt(0).all()
+
+    assert run_qa(data, tmp_path, llm, **qa) == 0
+    again = json.loads((tmp_path / "metrics/qa.json").read_text())["usage"]["total"]
+    assert (again["cached"], again["prompt_tokens"], again["completion_tokens"]) == (2, 0, 0)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "qa/qa.parquet"), pairs)
