@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from prefect.testing.utilities import prefect_test_harness
 
 QUIET_ENV = {"DVC_NO_ANALYTICS": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
 
@@ -93,3 +94,9 @@ def toy_project(tmp_path: Path, quiet_env: dict[str, str]) -> Path:
         (repo / name).write_text(text)
     _commit_all(repo, "toy pipeline")
     return repo
+
+
+@pytest.fixture(scope="session")
+def prefect_api(quiet_env: dict[str, str]) -> Iterator[None]:
+    with prefect_test_harness(server_startup_timeout=90):
+        yield

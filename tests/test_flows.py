@@ -8,7 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,6 @@ import pytest
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from prefect.artifacts import Artifact
-from prefect.testing.utilities import prefect_test_harness
 
 from flows.dvc_stages import DvcCommandError, pipeline_stages, set_param_args
 from flows.pipeline import ARTIFACT_KEY, IN_EXPERIMENT, RAN, UP_TO_DATE, flywheel_pipeline
@@ -36,12 +35,6 @@ FLAKY_SCRIPT = (  # fails on its first attempt only, and counts attempts
     "    marker.touch()\n"
     "    sys.exit('flaky: first attempt fails')\n"
 )
-
-
-@pytest.fixture(scope="session")
-def prefect_api(quiet_env: dict[str, str]) -> Iterator[None]:
-    with prefect_test_harness(server_startup_timeout=90):
-        yield
 
 
 def dvc(repo: Path, *args: str) -> str:

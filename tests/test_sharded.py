@@ -9,7 +9,7 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from prefect.testing.utilities import prefect_test_harness
 
 from flows.dvc_stages import CommandError
 from flows.pipeline import RAN, UP_TO_DATE, flywheel_pipeline
@@ -34,12 +33,6 @@ TWO_SHARDS = {
     "shardable": {"simulate": "tasks.simulate"},
     "dask": {"address": None, "n_workers": 2, "threads_per_worker": 1, "dashboard_address": None},
 }
-
-
-@pytest.fixture(scope="module")
-def prefect_api(quiet_env: dict[str, str]) -> Iterator[None]:
-    with prefect_test_harness(server_startup_timeout=90):
-        yield
 
 
 def dvc(repo: Path, *args: str) -> str:
