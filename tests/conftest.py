@@ -1,6 +1,8 @@
 """Shared fixtures: telemetry off for tools the tests start, and a tiny git + DVC project."""
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -100,3 +102,34 @@ def toy_project(tmp_path: Path, quiet_env: dict[str, str]) -> Path:
 def prefect_api(quiet_env: dict[str, str]) -> Iterator[None]:
     with prefect_test_harness(server_startup_timeout=90):
         yield
+
+
+@pytest.fixture(scope="session")
+def smollm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The embedded SmolLM2 converted once per test session (or the folder MMFLYWHEEL_LLM_DIR names)."""
+    given = os.environ.get("MMFLYWHEEL_LLM_DIR")
+    if given and (Path(given) / "config.json").is_file():
+        return Path(given)
+    out = tmp_path_factory.mktemp("llm") / "smollm2"
+    # Through the CLI the llm_model stage uses.
+    subprocess.run([sys.executable, "-m", "tasks.llm.convert", str(out)], check=True, capture_output=True)
+    return out
+
+
+def _copy_project_files(destination: Path, paths: list[str]) -> None:
+    """Copy the project's files under ``paths`` that git would see (tracked, or untracked but not ignored)."""
+    root = Path(__file__).resolve().parents[1]
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *paths],
+        cwd=root, check=True, capture_output=True, text=True,
+    ).stdout
+    for relative in filter(None, listed.split("\0")):
+        if (root / relative).is_file():
+            (destination / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / relative, destination / relative)
+
+
+@pytest.fixture(scope="session")
+def copy_project_files() -> Callable[[Path, list[str]], None]:
+    """``copy(destination, paths)``: the project's files under ``paths``, as git sees them."""
+    return _copy_project_files

@@ -1,5 +1,4 @@
 """BVH: small CMU-like files with known motion, written here in different units and up axes."""
-from pathlib import Path
 
 import bvhio
 import numpy as np

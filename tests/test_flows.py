@@ -5,7 +5,6 @@ Flows run against a throwaway Prefect server (`prefect_test_harness`); DVC runs 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -164,30 +163,19 @@ def _motion_stage() -> dict[str, Any] | None:
     return (yaml.safe_load(dvc_yaml.read_text()) or {}).get("stages", {}).get("motion")
 
 
-def _copy_project_files(destination: Path, paths: list[str]) -> None:
-    """Copy the files under ``paths`` that git would see (tracked, or untracked but not ignored)."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *paths],
-        cwd=PROJECT_ROOT, check=True, capture_output=True, text=True,
-    ).stdout
-    for relative in filter(None, listed.split("\0")):
-        if (PROJECT_ROOT / relative).is_file():
-            (destination / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(PROJECT_ROOT / relative, destination / relative)
-
-
 @pytest.mark.skipif(_motion_stage() is None, reason="dvc.yaml has no `motion` stage yet")
 def test_real_project_motion_stage_as_experiment(
     prefect_api: None,
     tmp_path: Path,
     init_git_dvc_repo: Callable[[Path], None],
     commit_all: Callable[[Path, str], None],
+    copy_project_files: Callable[[Path, list[str]], None],
 ) -> None:
     project = tmp_path / "project"
     project.mkdir()
     init_git_dvc_repo(project)
     # The code and the stage's committed inputs (such as data/raw/), nothing generated.
-    _copy_project_files(project, ["tasks", "flows", "dvc.yaml", "params.yaml", *_motion_stage()["deps"]])
+    copy_project_files(project, ["tasks", "flows", "dvc.yaml", "params.yaml", *_motion_stage()["deps"]])
     commit_all(project, "project copy")
 
     result = flywheel_pipeline(

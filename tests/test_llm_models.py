@@ -2,7 +2,6 @@
 
 Set MMFLYWHEEL_LLM_DIR to an already converted folder to skip the ~25 s conversion.
 """
-import os
 import socket
 import subprocess
 import sys
@@ -28,17 +27,6 @@ PROMPTS = [
 
 def user(text: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": text}]
-
-
-@pytest.fixture(scope="session")
-def smollm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    given = os.environ.get("MMFLYWHEEL_LLM_DIR")
-    if given and (Path(given) / "config.json").is_file():
-        return Path(given)
-    out = tmp_path_factory.mktemp("llm") / "smollm2"
-    # Through the CLI a DVC stage uses.
-    subprocess.run([sys.executable, "-m", "tasks.llm.convert", str(out)], check=True, capture_output=True)
-    return out
 
 
 @pytest.fixture(scope="module")

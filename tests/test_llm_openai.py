@@ -2,7 +2,6 @@
 import logging
 from pathlib import Path
 
-import pytest
 from fault_server import FaultServer
 from pydantic import BaseModel
 

@@ -6,9 +6,6 @@ Set MMFLYWHEEL_LLM_DIR to an already converted SmolLM2 folder to skip the ~25 s 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -122,16 +119,6 @@ def test_when_every_request_fails_nothing_is_written(data, tmp_path, capsys):
 def test_unknown_category_fails_in_one_line(data, tmp_path, capsys):
     assert run_qa(data, tmp_path, {"backend": "openai"}, categories={"gossip": 1.0}) == 1
     assert "qa.categories: ['gossip'] not in prompts/qa/qa.yaml" in capsys.readouterr().err
-
-
-@pytest.fixture(scope="module")
-def smollm_dir(tmp_path_factory) -> Path:
-    given = os.environ.get("MMFLYWHEEL_LLM_DIR")
-    if given and (Path(given) / "config.json").is_file():
-        return Path(given)
-    out = tmp_path_factory.mktemp("llm") / "smollm2"
-    subprocess.run([sys.executable, "-m", "tasks.llm.convert", str(out)], check=True, capture_output=True)
-    return out
 
 
 def test_the_embedded_model_end_to_end_and_a_rerun_from_the_cache(data, smollm_dir, tmp_path):

@@ -6,7 +6,6 @@ shards on two Dask workers, in separate git + DVC copies, and compares every out
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -14,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 import yaml
 
@@ -54,19 +52,12 @@ def _project_copy(
     params: dict[str, Any],
     init_git_dvc_repo: Callable[[Path], None],
     commit_all: Callable[[Path, str], None],
+    copy_project_files: Callable[[Path, list[str]], None],
 ) -> Path:
     """A committed git + DVC copy of the project's code, pipeline and committed inputs, with ``params`` merged in."""
     destination.mkdir()
     init_git_dvc_repo(destination)
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--",
-         "tasks", "flows", "dvc.yaml", "params.yaml", "data/raw"],
-        cwd=PROJECT_ROOT, check=True, capture_output=True, text=True,
-    ).stdout
-    for relative in filter(None, listed.split("\0")):
-        if (PROJECT_ROOT / relative).is_file():
-            (destination / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(PROJECT_ROOT / relative, destination / relative)
+    copy_project_files(destination, ["tasks", "flows", "dvc.yaml", "params.yaml", "data/raw"])
     merged = yaml.safe_load((destination / "params.yaml").read_text())
     _deep_update(merged, params)
     (destination / "params.yaml").write_text(yaml.safe_dump(merged, sort_keys=False))
@@ -100,12 +91,12 @@ def test_sharded_simulate_equals_plain_and_dvc_sees_it_up_to_date(
     tmp_path: Path,
     init_git_dvc_repo: Callable[[Path], None],
     commit_all: Callable[[Path, str], None],
+    copy_project_files: Callable[[Path, list[str]], None],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    plain = _project_copy(tmp_path / "plain", TINY, init_git_dvc_repo, commit_all)
-    sharded = _project_copy(
-        tmp_path / "sharded", {**TINY, "orchestration": TWO_SHARDS}, init_git_dvc_repo, commit_all
-    )
+    repo_tools = (init_git_dvc_repo, commit_all, copy_project_files)
+    plain = _project_copy(tmp_path / "plain", TINY, *repo_tools)
+    sharded = _project_copy(tmp_path / "sharded", {**TINY, "orchestration": TWO_SHARDS}, *repo_tools)
 
     # The simulator's float32 results depend on torch's thread count (on the default data 2 of 3955
     # point coordinates of one motion moved by 5e-7 between 2 threads and 1), so the plain run gets

@@ -153,7 +153,7 @@ def pick_up(scene: Scene) -> Made:
 
 
 def bow(scene: Scene) -> Made:
-    body, t = scene.body, scene.t
+    t = scene.t
     pose = scene.stand()
     lead = scene.uniform(0.3, 0.8)
     n, cycle = scene.reps(scene.duration - lead - 0.3, (1.8, 3.2), (1, 3))
