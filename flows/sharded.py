@@ -1,6 +1,6 @@
 """Sharded DVC stages: a stale shardable stage fans out over Dask, is merged, then committed to DVC.
 
-The convention a stage follows to be shardable (tasks/simulate is the first): its `dvc.yaml` command
+The convention a stage follows to be shardable (tasks/simulate and tasks/qa follow it): its `dvc.yaml` command
 is `python -m MODULE [ARGS]`, `python -m MODULE ARGS --shard I/N --out DIR` writes shard I of N
 into DIR, and `python -m MODULE ARGS --merge DIR...` builds from the shards exactly what the plain
 command writes. Which stages shard, into how many pieces and on which Dask cluster comes from the

@@ -36,15 +36,30 @@ def wave(hand: str, reps: int, k: int):
     raise AssertionError(f"no {hand}-handed {reps}-wave in 300 seeds")
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    """Two simulated procedural waves: proc_wave_000 left hand 3 times, proc_wave_001 right hand twice."""
-    root = tmp_path_factory.mktemp("qa_data")
-    write_dataset([wave("left", 3, 0), wave("right", 2, 1)], RejectLog("motion"), root / "motion")
+def simulated(root: Path, items: list) -> Path:
+    """A motion data set of ``items`` in ``root``/motion and its signals in ``root``/signals."""
+    write_dataset(items, RejectLog("motion"), root / "motion")
     (root / "sim.yaml").write_text(yaml.safe_dump({"simulate": SIMULATE}))
     assert simulate_main(["--params", str(root / "sim.yaml"), "--motion", str(root / "motion"),
                           "--out", str(root / "signals"), "--metrics", str(root / "metrics")]) == 0
     return root
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    """Two simulated procedural waves: proc_wave_000 left hand 3 times, proc_wave_001 right hand twice."""
+    return simulated(tmp_path_factory.mktemp("qa_data"), [wave("left", 3, 0), wave("right", 2, 1)])
+
+
+@pytest.fixture(scope="module")
+def four(tmp_path_factory) -> Path:
+    """Four simulated procedural motions of four classes."""
+    items = []
+    for k, label in enumerate(["clap", "squat", "wave", "walk"]):
+        item = finish_item(generate(label, k, k, duration_s=(3.0, 3.5)))
+        item.split = "train"
+        items.append(item)
+    return simulated(tmp_path_factory.mktemp("qa_four"), items)
 
 
 def run_qa(data: Path, work: Path, llm: dict, **qa) -> int:
@@ -136,3 +151,52 @@ def test_the_embedded_model_end_to_end_and_a_rerun_from_the_cache(data, smollm_d
     again = json.loads((tmp_path / "metrics/qa.json").read_text())["usage"]["total"]
     assert (again["cached"], again["prompt_tokens"], again["completion_tokens"]) == (2, 0, 0)
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "qa/qa.parquet"), pairs)
+
+
+def run_qa_mode(data: Path, work: Path, llm: dict, mode: list[str], out: Path, **qa) -> int:
+    section = {"prompts": "prompts/qa/qa.yaml", "categories": dict.fromkeys(CATEGORIES, 1.0), **qa}
+    (work / "params.yaml").write_text(yaml.safe_dump({"llm": {"cache": str(work / "llm.sqlite"), **llm},
+                                                      "qa": section}))
+    return qa_main(["--params", str(work / "params.yaml"), "--motion", str(data / "motion"), "--signals",
+                    str(data / "signals"), "--out", str(out), "--metrics", str(work / "metrics"), *mode])
+
+
+def test_shards_merged_equal_the_plain_run_with_the_embedded_model(four, smollm_dir, tmp_path, capsys):
+    # Two motions per chunk, so four requests in two batches of two: shard 0 of 3 asks about the first
+    # two motions, shard 1 about the last two, shard 2 about nothing. Each run has its own response
+    # cache, so every reply is generated afresh.
+    data = four
+    llm = {"backend": "embedded", "model_dir": str(smollm_dir), "batch_size": 2, "max_concurrency": 1,
+           "torch_threads": 2}
+    qa = {"questions_per_motion": 2, "max_tokens": 40, "dedup_threshold": 0.5}
+    plain, sharded = tmp_path / "plain", tmp_path / "sharded"
+    for work in (plain, sharded):
+        work.mkdir()
+    assert run_qa_mode(data, plain, llm, [], plain / "qa", **qa) == 0
+    shards = [sharded / f"shard{i}" for i in range(3)]
+    for i, out in enumerate(shards):
+        (sharded / "llm.sqlite").unlink(missing_ok=True)
+        assert run_qa_mode(data, sharded, llm, ["--shard", f"{i}/3"], out, **qa) == 0
+    assert pd.read_parquet(shards[2] / "asked.parquet").empty
+    assert list(pd.read_parquet(shards[0] / "facts.parquet").motion_id) == ["proc_clap_000", "proc_squat_001"]
+    assert run_qa_mode(data, sharded, llm, ["--merge", *map(str, shards)], sharded / "qa", **qa) == 0
+
+    for name in ("qa.parquet", "rejects.parquet", "facts.parquet", "sample.md"):
+        assert (sharded / "qa" / name).read_bytes() == (plain / "qa" / name).read_bytes(), name
+    metrics = [json.loads((work / "metrics/qa.json").read_text()) for work in (sharded, plain)]
+    for m in metrics:
+        del m["seconds"], m["motions_per_s"], m["requests_per_s"], m["accepted_per_s"]
+    assert metrics[0] == metrics[1] and metrics[1]["requests"] == 8
+    assert metrics[1]["usage"]["total"]["completion_tokens"] > 0 and metrics[1]["usage"]["total"]["cached"] == 0
+    # the low duplicate threshold makes sure the per-motion duplicate removal ran in the shards too
+    assert metrics[1]["accepted"] + metrics[1]["rejected"] == 8
+
+
+    # A shard given twice, or a folder that is no shard, fails in one line and writes nothing.
+    capsys.readouterr()
+    bad = tmp_path / "bad"
+    assert run_qa_mode(data, sharded, llm, ["--merge", str(shards[0]), str(shards[0])], bad, **qa) == 1
+    assert "qa: a motion is in more than one shard: ['proc_clap_000', 'proc_squat_001']" in capsys.readouterr().err
+    assert run_qa_mode(data, sharded, llm, ["--merge", str(shards[0]), str(plain)], bad, **qa) == 1
+    assert f"qa: {plain}: not a qa shard folder (missing qa.parquet" in capsys.readouterr().err
+    assert not bad.exists()

@@ -1,11 +1,12 @@
 """Sharded stages: a stale shardable stage fans out over a Dask LocalCluster and ends as DVC would leave it.
 
-The end-to-end check runs the real project's motion and simulate stages twice, plain and in two
-shards on two Dask workers, in separate git + DVC copies, and compares every output.
+The end-to-end check runs the real project's pipeline up to qa twice, plain and with simulate and qa in
+two shards on two Dask workers, in separate git + DVC copies, and compares every output.
 """
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -20,15 +21,18 @@ from flows.dvc_stages import CommandError
 from flows.pipeline import RAN, UP_TO_DATE, flywheel_pipeline
 from flows.sharded import SCRATCH, Sharding, load_sharding, module_args
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-TINY = {  # three short motions and a 16-loop radar: seconds per stage, still a train split
+TINY = {  # three short motions, a 16-loop radar and one short question each: seconds per stage
     "motion": {"procedural": {"motions_per_class": 1, "classes": ["walk", "wave", "squat"]}},
     "simulate": {"radar": {"preset": "default", "n_chirps": 16}},
+    "qa": {"questions_per_motion": 2, "max_tokens": 32},
+    # chunks of two motions: qa shard 0 asks about two motions in batches of two, shard 1 about one
+    "llm": {"batch_size": 2, "max_concurrency": 1, "torch_threads": 1},
 }
+MODEL_DIR = "models/smollm2-135m-instruct"  # the llm_model stage's output
 # No dashboard: tests run beside other Dask users, and a taken port 8787 only adds warnings.
 TWO_SHARDS = {
     "shards": 2,
-    "shardable": {"simulate": "tasks.simulate"},
+    "shardable": {"simulate": "tasks.simulate", "qa": "tasks.qa"},
     "dask": {"address": None, "n_workers": 2, "threads_per_worker": 1, "dashboard_address": None},
 }
 
@@ -50,25 +54,26 @@ def _deep_update(base: dict[str, Any], changes: dict[str, Any]) -> None:
 def _project_copy(
     destination: Path,
     params: dict[str, Any],
+    model_dir: Path,
     init_git_dvc_repo: Callable[[Path], None],
     commit_all: Callable[[Path, str], None],
     copy_project_files: Callable[[Path, list[str]], None],
 ) -> Path:
-    """A committed git + DVC copy of the project's code, pipeline and committed inputs, with ``params`` merged in."""
+    """A committed git + DVC copy of the project's code, pipeline and committed inputs, with ``params`` merged in.
+
+    The converted embedded model is copied in and committed as the llm_model stage's output, so the copy
+    does not convert it again.
+    """
     destination.mkdir()
     init_git_dvc_repo(destination)
-    copy_project_files(destination, ["tasks", "flows", "dvc.yaml", "params.yaml", "data/raw"])
+    copy_project_files(destination, ["tasks", "flows", "prompts", "dvc.yaml", "params.yaml", "data/raw"])
     merged = yaml.safe_load((destination / "params.yaml").read_text())
     _deep_update(merged, params)
     (destination / "params.yaml").write_text(yaml.safe_dump(merged, sort_keys=False))
+    shutil.copytree(model_dir, destination / MODEL_DIR)
+    dvc(destination, "commit", "--force", "llm_model")
     commit_all(destination, "project copy")
     return destination
-
-
-def _simulate_stage() -> dict[str, Any] | None:
-    dvc_yaml = PROJECT_ROOT / "dvc.yaml"
-    stages = (yaml.safe_load(dvc_yaml.read_text()) or {}).get("stages", {}) if dvc_yaml.is_file() else {}
-    return stages.get("simulate")
 
 
 def assert_same_signals(sharded: Path, plain: Path) -> None:
@@ -85,45 +90,53 @@ def assert_same_signals(sharded: Path, plain: Path) -> None:
         assert (sharded / name).read_bytes() == (plain / name).read_bytes(), name
 
 
-@pytest.mark.skipif(_simulate_stage() is None, reason="dvc.yaml has no `simulate` stage yet")
-def test_sharded_simulate_equals_plain_and_dvc_sees_it_up_to_date(
+def test_sharded_simulate_and_qa_equal_plain_and_dvc_sees_them_up_to_date(
     prefect_api: None,
     tmp_path: Path,
+    smollm_dir: Path,
     init_git_dvc_repo: Callable[[Path], None],
     commit_all: Callable[[Path, str], None],
     copy_project_files: Callable[[Path, list[str]], None],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    repo_tools = (init_git_dvc_repo, commit_all, copy_project_files)
+    repo_tools = (smollm_dir, init_git_dvc_repo, commit_all, copy_project_files)
     plain = _project_copy(tmp_path / "plain", TINY, *repo_tools)
     sharded = _project_copy(tmp_path / "sharded", {**TINY, "orchestration": TWO_SHARDS}, *repo_tools)
 
     # The simulator's float32 results depend on torch's thread count (on the default data 2 of 3955
     # point coordinates of one motion moved by 5e-7 between 2 threads and 1), so the plain run gets
     # the one thread each shard gets from its Dask worker.
+    expected = {"motion": RAN, "simulate": RAN, "llm_model": UP_TO_DATE, "qa": RAN}
     with monkeypatch.context() as patch:
         patch.setenv("OMP_NUM_THREADS", "1")
-        ran = flywheel_pipeline(project_dir=str(plain), stages=["simulate"], retries=0)
-    assert ran["stages"] == {"motion": RAN, "simulate": RAN}
-    result = flywheel_pipeline(project_dir=str(sharded), stages=["simulate"], retries=0)
-    assert result["stages"] == {"motion": RAN, "simulate": RAN}
+        ran = flywheel_pipeline(project_dir=str(plain), stages=["qa"], retries=0)
+    assert ran["stages"] == expected
+    result = flywheel_pipeline(project_dir=str(sharded), stages=["qa"], retries=0)
+    assert result["stages"] == expected
 
     assert_same_signals(sharded / "data/signals", plain / "data/signals")
+    for name in ("qa.parquet", "rejects.parquet", "facts.parquet", "sample.md"):
+        assert (sharded / "data/qa" / name).read_bytes() == (plain / "data/qa" / name).read_bytes(), name
     metrics = [json.loads((root / "metrics/simulate.json").read_text()) for root in (sharded, plain)]
     assert metrics[0]["motions"] == metrics[1]["motions"] == 3
+    qa_metrics = [json.loads((root / "metrics/qa.json").read_text()) for root in (sharded, plain)]
+    assert qa_metrics[0]["usage"] == qa_metrics[1]["usage"] and qa_metrics[1]["requests"] == 6
+    assert qa_metrics[1]["usage"]["total"]["cached"] == 0  # each copy generated every reply itself
     assert list((sharded / SCRATCH).iterdir()) == []  # the shard folders are gone
     # dvc.lock records the same outputs as a plain `dvc repro`.
-    locks = [yaml.safe_load((root / "dvc.lock").read_text())["stages"]["simulate"] for root in (sharded, plain)]
-    assert locks[0]["deps"] == locks[1]["deps"] and locks[0]["params"] == locks[1]["params"]
-    assert locks[0]["outs"][0]["path"] == "data/signals" and locks[0]["outs"][0]["nfiles"] == 3 + 3
+    for stage, out, nfiles in (("simulate", "data/signals", 3 + 3), ("qa", "data/qa", 4)):
+        locks = [yaml.safe_load((root / "dvc.lock").read_text())["stages"][stage] for root in (sharded, plain)]
+        assert locks[0]["deps"] == locks[1]["deps"] and locks[0]["params"] == locks[1]["params"]
+        assert locks[0]["outs"][0]["path"] == out and locks[0]["outs"][0]["nfiles"] == nfiles
+        assert locks[0]["outs"][0]["md5"] == locks[1]["outs"][0]["md5"]
 
     # DVC agrees the sharded result is current: status, repro and the flow all leave it alone.
-    mtime = (sharded / "data/signals/index.parquet").stat().st_mtime_ns
-    assert "up to date" in dvc(sharded, "status", "simulate")
-    assert "Stage 'simulate' didn't change" in dvc(sharded, "repro", "simulate")
-    again = flywheel_pipeline(project_dir=str(sharded), stages=["simulate"], retries=0)
-    assert again["stages"] == {"motion": UP_TO_DATE, "simulate": UP_TO_DATE}
-    assert (sharded / "data/signals/index.parquet").stat().st_mtime_ns == mtime
+    mtime = (sharded / "data/qa/qa.parquet").stat().st_mtime_ns
+    assert "up to date" in dvc(sharded, "status", "qa")
+    assert "Stage 'qa' didn't change" in dvc(sharded, "repro", "qa")
+    again = flywheel_pipeline(project_dir=str(sharded), stages=["qa"], retries=0)
+    assert again["stages"] == dict.fromkeys(expected, UP_TO_DATE)
+    assert (sharded / "data/qa/qa.parquet").stat().st_mtime_ns == mtime
 
 
 def test_failed_shard_fails_the_flow_before_the_merge(

@@ -31,6 +31,13 @@ class UsageMeter:
             row["prompt_tokens"] += result.usage.prompt_tokens
             row["completion_tokens"] += result.usage.completion_tokens
 
+    def add_report(self, report: dict[str, Any]) -> None:
+        """Add the totals of another meter's ``report()`` (a shard's, say) to this one's."""
+        for name, row in report["stages"].items():
+            mine = self._stages[name]
+            for field in _FIELDS:
+                mine[field] += row[field]
+
     def cost(self, row: dict[str, int]) -> float | None:
         if self.prices is None:
             return None

@@ -13,6 +13,11 @@ Output (`data/qa/`, written atomically):
   sample.md        a few pairs per category and one reject per reason, for people to read
 Metrics: `metrics/qa.json`.  The LLM response cache (``llm.cache``) lives outside the outputs, so a re-run
 or an interrupted run costs only the requests not answered yet.
+
+The work shards: motions go to the LLM in fixed chunks (``chunk_rows``); ``--shard i/n`` asks about chunks
+i::n and saves that part into a folder, ``--merge DIR...`` joins such parts into the outputs. A plain run is
+one part joined the same way, so sharded and plain runs write the same files (only the timing metrics differ:
+``seconds`` is the compute time summed over shards).
 """
 from __future__ import annotations
 
@@ -26,11 +31,16 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from tasks.common.io import atomic_dir, write_atomic, write_json
 from tasks.common.params import ParamsError, load_params
+from tasks.common.shards import shard_spec
 from tasks.llm import ChatRequest, LLMClient, LLMConfigError, StructuredResult, make_client
+from tasks.llm.config import LLMConfig, Prices
+from tasks.llm.usage import UsageMeter
 from tasks.motion.dataset import load_joints, load_manifest
 from tasks.motion.item import MotionError
 from tasks.qa.checks import CheckConfig, check_pair
@@ -41,9 +51,6 @@ from tasks.qa.prompts import PromptError, Prompts, QAPair, salvage
 from tasks.qa.report import summarise, write_sample
 from tasks.qa.trends import TrendConfig
 from tasks.simulate.signals import SignalsError, load_signals
-
-REQUESTS_PER_CHUNK = 32  # requests sent together: enough to fill batches, small enough for a lively progress bar
-
 
 @dataclass
 class Item:
@@ -71,6 +78,18 @@ def motion_rows(motion_dir: Path, cfg: QAConfig) -> list[dict[str, Any]]:
     manifest = manifest[manifest["split"].isin(cfg.splits)].sort_values("id", kind="stable")
     rows = manifest.to_dict("records")
     return rows[: cfg.limit] if cfg.limit else rows
+
+
+def chunk_rows(rows: list[dict[str, Any]], llm: LLMConfig) -> list[list[dict[str, Any]]]:
+    """The motions in the chunks they are asked in: max(batch_size, max_concurrency) motions each.
+
+    A chunk's requests go to the LLM together, so with ``questions_per_motion`` per motion the embedded
+    model fills whole batches and a server gets enough requests in flight. Chunks are fixed by the motion
+    list alone and shards take whole chunks, so every batch, and with it every reply, is the same in a
+    sharded run as in a plain one.
+    """
+    size = max(llm.batch_size, llm.max_concurrency)
+    return [rows[i : i + size] for i in range(0, len(rows), size)]
 
 
 def gather_facts(rows: list[dict[str, Any]], motion_dir: Path, signals_dir: Path, trend: TrendConfig,
@@ -109,22 +128,6 @@ def build_items(rows: list[dict[str, Any]], facts: dict[str, dict[str, Any]], pr
                                   seed=item_seed(cfg.seed, mid, category) % 2**31)
             items.append(Item(mid, row["split"], category, lines, request))
     return items
-
-
-def generate(client: LLMClient, items: list[Item], cfg: QAConfig) -> list[StructuredResult]:
-    """Structured replies for ``items``, sent in chunks of whole motions under a progress bar over motions."""
-    results: list[StructuredResult] = []
-    with tqdm(total=len({it.motion_id for it in items}), desc="qa", unit="motion", file=sys.stderr) as bar:
-        start = 0
-        while start < len(items):
-            end = min(start + REQUESTS_PER_CHUNK, len(items))
-            while end < len(items) and items[end].motion_id == items[end - 1].motion_id:
-                end += 1  # a chunk ends with a whole motion, so the bar counts motions
-            part = items[start:end]
-            results += client.generate_structured([it.request for it in part], QAPair, cfg.max_attempts, stage="qa")
-            bar.update(len({it.motion_id for it in part}))
-            start = end
-    return results
 
 
 def judge(items: list[Item], results: list[StructuredResult], facts: dict[str, dict[str, Any]], prompts: Prompts,
@@ -176,22 +179,129 @@ def drop_duplicates(outcome: Outcome, threshold: float) -> None:
     outcome.pairs = [p for i, p in enumerate(outcome.pairs) if i not in dropped]
 
 
-QA_COLUMNS = ["motion_id", "split", "category", "question", "answer", "source", "prompt_version", "facts"]
-REJECT_COLUMNS = ["motion_id", "category", "reason", "raw"]
+def _strings(*names: str) -> list[tuple[str, pa.DataType]]:
+    return [(name, pa.string()) for name in names]
 
 
-def write_outputs(out: Path, outcome: Outcome, facts: dict[str, dict[str, Any]], rows: list[dict[str, Any]],
-                  summary: dict[str, Any], samples: int) -> None:
-    splits = {r["id"]: r["split"] for r in rows}
+# Explicit schemas: the files are the same byte for byte however the rows were split into shards.
+QA_SCHEMA = pa.schema(_strings("motion_id", "split", "category", "question", "answer", "source", "prompt_version",
+                               "facts"))
+REJECT_SCHEMA = pa.schema(_strings("motion_id", "category", "reason", "raw"))
+FACTS_SCHEMA = pa.schema(_strings("motion_id", "split", "label", "facts"))
+ASKED_SCHEMA = pa.schema([*_strings("motion_id", "category"), ("attempts", pa.int64())])
+QA_COLUMNS = QA_SCHEMA.names
+REJECT_COLUMNS = REJECT_SCHEMA.names
+PART_TABLES = {"qa": QA_SCHEMA, "rejects": REJECT_SCHEMA, "facts": FACTS_SCHEMA, "asked": ASKED_SCHEMA}
+
+
+@dataclass
+class Part:
+    """What asking about some motions produced: what a shard saves and the merge puts together.
+
+    Tables (lists of rows): ``qa`` accepted pairs, ``rejects``, ``facts`` (one row per motion with facts),
+    ``asked`` (one row per request: motion_id, category, attempts). ``about``: source, prompt_version,
+    salvaged, usage (a UsageMeter report) and seconds.
+    """
+
+    tables: dict[str, list[dict[str, Any]]]
+    about: dict[str, Any]
+
+    def save(self, folder: Path) -> None:
+        for name, schema in PART_TABLES.items():
+            pq.write_table(pa.Table.from_pylist(self.tables[name], schema=schema), folder / f"{name}.parquet")
+        write_json(folder / "part.json", self.about)
+
+    @classmethod
+    def load(cls, folder: Path) -> Part:
+        missing = [f"{n}.parquet" for n in PART_TABLES if not (folder / f"{n}.parquet").is_file()]
+        if missing or not (folder / "part.json").is_file():
+            raise StageError(f"{folder}: not a qa shard folder (missing {', '.join(missing) or 'part.json'})")
+        tables = {name: pq.read_table(folder / f"{name}.parquet").to_pylist() for name in PART_TABLES}
+        return cls(tables, json.loads((folder / "part.json").read_text()))
+
+
+class StageError(RuntimeError):
+    """The stage as a whole failed (nothing to ask, every request failed, bad or clashing shards)."""
+
+
+def ask(client: LLMClient, chunks: list[list[dict[str, Any]]], args: argparse.Namespace, cfg: QAConfig,
+        prompts: Prompts) -> Part:
+    """Facts, requests, replies, checks and duplicate removal for the motions in ``chunks``."""
+    started = time.perf_counter()
+    outcome = Outcome()
+    trend = TrendConfig(segments=cfg.trends.segments, smooth_s=cfg.trends.smooth_s)
+    source = f"llm:{client.backend.name}:{client.backend.model}"
+    facts: dict[str, dict[str, Any]] = {}
+    asked: list[dict[str, Any]] = []
+    splits: dict[str, str] = {}
+    with tqdm(total=sum(map(len, chunks)), desc="qa", unit="motion", file=sys.stderr) as bar:
+        for rows in chunks:
+            chunk_facts = gather_facts(rows, args.motion, args.signals, trend, outcome)
+            items = build_items(rows, chunk_facts, prompts, cfg)
+            if items:
+                results = client.generate_structured([it.request for it in items], QAPair, cfg.max_attempts,
+                                                     stage="qa")
+                judge(items, results, chunk_facts, prompts, cfg, source, outcome)
+                asked += [{"motion_id": it.motion_id, "category": it.category, "attempts": r.attempts}
+                          for it, r in zip(items, results)]
+            facts.update(chunk_facts)
+            splits.update((row["id"], row["split"]) for row in rows)
+            bar.update(len(rows))
+    drop_duplicates(outcome, cfg.dedup_threshold)
+    fact_rows = [{"motion_id": mid, "split": splits[mid], "label": f["label"],
+                  "facts": json.dumps(f, ensure_ascii=False)} for mid, f in facts.items()]
+    return Part(
+        {"qa": outcome.pairs, "rejects": outcome.rejects, "facts": fact_rows, "asked": asked},
+        {"source": source, "prompt_version": prompts.version, "salvaged": outcome.salvaged,
+         "usage": client.usage.report(), "seconds": time.perf_counter() - started},
+    )
+
+
+def combine(parts: list[Part]) -> Part:
+    """One part from several, each table in motion-id order (a motion's rows keep the order they were made in)."""
+    if not parts:
+        raise StageError("no shard to merge")
+    about = [p.about for p in parts]
+    for key in ("source", "prompt_version"):
+        if len({a[key] for a in about}) > 1:
+            raise StageError(f"the shards disagree on {key}: {sorted({a[key] for a in about})}")
+    tables = {}
+    for name in PART_TABLES:
+        rows = [row for p in parts for row in p.tables[name]]
+        tables[name] = sorted(rows, key=lambda row: row["motion_id"])  # stable
+    ids = [row["motion_id"] for row in tables["facts"]]
+    if len(ids) != len(set(ids)):
+        raise StageError(f"a motion is in more than one shard: {sorted({i for i in ids if ids.count(i) > 1})[:5]}")
+    meter = UsageMeter(Prices(**about[0]["usage"]["prices_per_mtok"]) if about[0]["usage"]["prices_per_mtok"]
+                       else None)
+    for a in about:
+        meter.add_report(a["usage"])
+    return Part(tables, {"source": about[0]["source"], "prompt_version": about[0]["prompt_version"],
+                         "salvaged": sum(a["salvaged"] for a in about), "usage": meter.report(),
+                         "seconds": sum(a["seconds"] for a in about)})
+
+
+def finish(part: Part, out: Path, metrics: Path, cfg: QAConfig) -> dict[str, Any]:
+    """Check the whole data set's part, write the stage's outputs and metrics; return the metrics."""
+    asked, rejects = part.tables["asked"], part.tables["rejects"]
+    if not asked:
+        raise StageError(f"no motion to ask about ({len(part.tables['facts'])} with facts, "
+                         f"{sum(not r['category'] for r in rejects)} without)")
+    errors = [r["reason"] for r in rejects if r["reason"].startswith("llm error: ")]
+    if len(errors) == len(asked):
+        raise StageError(f"every one of {len(asked)} LLM requests failed ({errors[0]}); nothing written")
+    about = part.about
+    summary = summarise([a["category"] for a in asked], [a["attempts"] for a in asked], part.tables["qa"], rejects,
+                        about["salvaged"], len(part.tables["facts"]), about["seconds"],
+                        {k: about[k] for k in ("source", "prompt_version", "usage")})
+    labels = {row["motion_id"]: {"label": row["label"]} for row in part.tables["facts"]}
     with atomic_dir(out) as tmp:
-        pd.DataFrame(outcome.pairs, columns=QA_COLUMNS).to_parquet(tmp / "qa.parquet", index=False)
-        pd.DataFrame(outcome.rejects, columns=REJECT_COLUMNS).to_parquet(tmp / "rejects.parquet", index=False)
-        pd.DataFrame(
-            [{"motion_id": mid, "split": splits[mid], "label": f["label"], "facts": json.dumps(f, ensure_ascii=False)}
-             for mid, f in facts.items()],
-            columns=["motion_id", "split", "label", "facts"],
-        ).to_parquet(tmp / "facts.parquet", index=False)
-        write_atomic(tmp / "sample.md", write_sample(outcome.pairs, outcome.rejects, facts, summary, samples))
+        for name in ("qa", "rejects", "facts"):
+            pq.write_table(pa.Table.from_pylist(part.tables[name], schema=PART_TABLES[name]), tmp / f"{name}.parquet")
+        write_atomic(tmp / "sample.md", write_sample(part.tables["qa"], rejects, labels, summary,
+                                                     cfg.samples_per_category))
+    write_json(metrics / "qa.json", summary)
+    return summary
 
 
 def run(args: argparse.Namespace) -> int:
@@ -203,31 +313,21 @@ def run(args: argparse.Namespace) -> int:
     unknown = [c for c in cfg.categories if c not in prompts.categories]
     if unknown:
         raise ParamsError(f"qa.categories: {unknown} not in {cfg.prompts} (it has {prompts.categories})")
-    started = time.perf_counter()
-    rows = motion_rows(args.motion, cfg)
-    outcome = Outcome()
-    trend = TrendConfig(segments=cfg.trends.segments, smooth_s=cfg.trends.smooth_s)
-    facts = gather_facts(rows, args.motion, args.signals, trend, outcome)
-    items = build_items(rows, facts, prompts, cfg)
-    if not items:
-        print(f"qa: no motion to ask about ({len(rows)} in the data set, {len(outcome.rejects)} without facts)",
-              file=sys.stderr)
-        return 1
-    with make_client(params["llm"]) as client:
-        source = f"llm:{client.backend.name}:{client.backend.model}"
-        results = generate(client, items, cfg)
-        usage = client.usage.report()
-    if all(r.error is not None for r in results):
-        print(f"qa: every one of {len(results)} LLM requests failed ({results[0].error}); nothing written",
-              file=sys.stderr)
-        return 1
-    judge(items, results, facts, prompts, cfg, source, outcome)
-    drop_duplicates(outcome, cfg.dedup_threshold)
-    summary = summarise([it.category for it in items], [r.attempts for r in results], outcome.pairs,
-                        outcome.rejects, outcome.salvaged, len(facts), time.perf_counter() - started,
-                        {"source": source, "prompt_version": prompts.version, "usage": usage})
-    write_outputs(args.out, outcome, facts, rows, summary, cfg.samples_per_category)
-    write_json(args.metrics / "qa.json", summary)
+    if args.merge:
+        part = combine([Part.load(folder) for folder in args.merge])
+    else:
+        with make_client(params["llm"]) as client:
+            chunks = chunk_rows(motion_rows(args.motion, cfg), client.config)
+            if args.shard:
+                i, n = args.shard
+                with atomic_dir(args.out) as tmp:
+                    part = ask(client, chunks[i::n], args, cfg, prompts)
+                    part.save(tmp)
+                print(f"qa: shard {i}/{n}: {len(part.tables['asked'])} requests, {len(part.tables['qa'])} pairs "
+                      f"-> {args.out}", file=sys.stderr)
+                return 0
+            part = combine([ask(client, chunks, args, cfg, prompts)])
+    summary = finish(part, args.out, args.metrics, cfg)
     print(f"qa: {summary['accepted']} pairs from {summary['motions']} motions, {summary['rejected']} rejected "
           f"(rate {summary['rejection_rate']}), {summary['llm_errors']} LLM errors, "
           f"{summary['seconds']:.0f} s -> {args.out}", file=sys.stderr)
@@ -241,9 +341,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--signals", type=Path, default=Path("data/signals"), help="the signals data set folder")
     ap.add_argument("--out", type=Path, default=Path("data/qa"))
     ap.add_argument("--metrics", type=Path, default=Path("metrics"))
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--shard", type=shard_spec, metavar="I/N", help="ask about chunks I::N into --out, no merge")
+    mode.add_argument("--merge", type=Path, nargs="+", metavar="DIR", help="merge shard folders into --out")
     args = ap.parse_args(argv)
     try:
         return run(args)
-    except (ParamsError, PromptError, LLMConfigError, FileNotFoundError) as exc:
+    except (ParamsError, PromptError, LLMConfigError, FileNotFoundError, StageError) as exc:
         print(f"qa: {exc}", file=sys.stderr)
         return 1

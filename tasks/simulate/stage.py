@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from tasks.common.io import RejectLog, atomic_dir, write_json
 from tasks.common.params import load_params
+from tasks.common.shards import shard_spec
 from tasks.motion.dataset import load_manifest
 from tasks.motion.item import MotionError
 from tasks.simulate.signals import (
@@ -255,16 +256,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _shard(text: str) -> tuple[int, int]:
-    try:
-        i, n = (int(v) for v in text.split("/"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected i/n, e.g. 0/4, got {text!r}") from None
-    if not 0 <= i < n:
-        raise argparse.ArgumentTypeError(f"shard {text}: need 0 <= i < n")
-    return i, n
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tasks.simulate", description=__doc__.splitlines()[0])
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
@@ -272,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("data/signals"))
     ap.add_argument("--metrics", type=Path, default=Path("metrics"))
     mode = ap.add_mutually_exclusive_group()
-    mode.add_argument("--shard", type=_shard, metavar="I/N", help="simulate rows I::N into --out, no merge")
+    mode.add_argument("--shard", type=shard_spec, metavar="I/N", help="simulate rows I::N into --out, no merge")
     mode.add_argument("--merge", type=Path, nargs="+", metavar="DIR", help="merge shard folders into --out")
     args = ap.parse_args(argv)
     try:
