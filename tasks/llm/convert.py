@@ -52,8 +52,10 @@ def convert_gguf(out_dir: str | Path, gguf: str | Path | None = None) -> Path:
     if not gguf.is_file():
         raise ConvertError(f"{gguf}: no such GGUF file")
     log.info("converting %s -> %s", gguf, out_dir)
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # local_files_only: nothing is fetched, and the saved tokenizer config records the same value
+    # whether or not HF_HUB_OFFLINE is set, so the folder (and its DVC hash) is the same everywhere.
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
     # The GGUF loader marks the model as quantised; the weights are already fp32, and without this
     # save_pretrained writes a quantization_config that makes the folder unloadable.
     if getattr(model, "hf_quantizer", None) is not None:
