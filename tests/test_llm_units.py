@@ -1,6 +1,8 @@
 """The LLM layer's pure parts: JSON extraction, feedback retries, config, pacing, cache, usage."""
+import multiprocessing
 import random
 import sqlite3
+import time
 
 import pytest
 from pydantic import BaseModel
@@ -104,6 +106,34 @@ def test_cache_persists_successes_and_refuses_failures(tmp_path):
     assert reopened.get("other", "b") is None and len(reopened) == 1
     reopened.close()
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def _open_and_put(path: str, start: float, index: int) -> None:
+    """One process of the shared-cache test: wait for the common start, open the cache, store one answer."""
+    while time.time() < start:
+        pass
+    cache = ResponseCache(path)
+    result = ChatResult(f"k{index}", f"answer {index}", "m", "openai", TokenUsage(1, 1), "stop")
+    cache.put(f"key{index}", {"i": index}, result)
+    cache.close()
+
+
+def test_processes_opening_one_new_cache_at_the_same_moment_all_succeed(tmp_path):
+    # qa shards share llm.cache. Before the retry, 4 processes opening a new file together failed with
+    # "database is locked" in 10 of 160 openings here (switching to WAL does not wait for the lock).
+    ctx = multiprocessing.get_context("fork")
+    for trial in range(15):
+        path = str(tmp_path / f"shared{trial}.sqlite")
+        start = time.time() + 0.3
+        procs = [ctx.Process(target=_open_and_put, args=(path, start, i)) for i in range(4)]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join(60)
+        assert [proc.exitcode for proc in procs] == [0] * 4, f"trial {trial}"
+        cache = ResponseCache(path)
+        assert len(cache) == 4 and cache.get("key3", "x").text == "answer 3"
+        cache.close()
 
 
 def test_backoff_grows_exponentially_with_bounded_jitter():
