@@ -1,8 +1,10 @@
 """The LLM layer's pure parts: JSON extraction, feedback retries, config, pacing, cache, usage."""
-import multiprocessing
 import random
 import sqlite3
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
@@ -108,29 +110,31 @@ def test_cache_persists_successes_and_refuses_failures(tmp_path):
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def _open_and_put(path: str, start: float, index: int) -> None:
-    """One process of the shared-cache test: wait for the common start, open the cache, store one answer."""
-    while time.time() < start:
-        pass
-    cache = ResponseCache(path)
-    result = ChatResult(f"k{index}", f"answer {index}", "m", "openai", TokenUsage(1, 1), "stop")
-    cache.put(f"key{index}", {"i": index}, result)
-    cache.close()
+# One process of the shared-cache test: wait for the common start time, open the cache, store one answer.
+OPEN_AND_PUT = """
+import sys, time
+from tasks.llm.cache import ResponseCache
+from tasks.llm.records import ChatResult, TokenUsage
+path, start, i = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+while time.time() < start:
+    pass
+cache = ResponseCache(path)
+cache.put("key" + i, {"i": i}, ChatResult("k" + i, "answer " + i, "m", "openai", TokenUsage(1, 1), "stop"))
+cache.close()
+"""
 
 
 def test_processes_opening_one_new_cache_at_the_same_moment_all_succeed(tmp_path):
     # qa shards share llm.cache. Before the retry, 4 processes opening a new file together failed with
     # "database is locked" in 10 of 160 openings here (switching to WAL does not wait for the lock).
-    ctx = multiprocessing.get_context("fork")
-    for trial in range(15):
+    root = Path(__file__).resolve().parents[1]
+    for trial in range(8):
         path = str(tmp_path / f"shared{trial}.sqlite")
-        start = time.time() + 0.3
-        procs = [ctx.Process(target=_open_and_put, args=(path, start, i)) for i in range(4)]
-        for proc in procs:
-            proc.start()
-        for proc in procs:
-            proc.join(60)
-        assert [proc.exitcode for proc in procs] == [0] * 4, f"trial {trial}"
+        start = time.time() + 1.0  # after every interpreter has started
+        procs = [subprocess.Popen([sys.executable, "-c", OPEN_AND_PUT, path, str(start), str(i)], cwd=root,
+                                  stderr=subprocess.PIPE, text=True) for i in range(4)]
+        errors = [proc.communicate(timeout=60)[1] for proc in procs]
+        assert [proc.returncode for proc in procs] == [0] * 4, f"trial {trial}: {errors}"
         cache = ResponseCache(path)
         assert len(cache) == 4 and cache.get("key3", "x").text == "answer 3"
         cache.close()
