@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from tasks.common.io import atomic_dir, write_atomic, write_json
 from tasks.common.params import ParamsError, load_params
-from tasks.common.shards import shard_spec
+from tasks.common.shards import add_shard_arguments
 from tasks.llm import ChatRequest, LLMClient, LLMConfigError, StructuredResult, make_client
 from tasks.llm.config import LLMConfig, Prices
 from tasks.llm.usage import UsageMeter
@@ -341,9 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--signals", type=Path, default=Path("data/signals"), help="the signals data set folder")
     ap.add_argument("--out", type=Path, default=Path("data/qa"))
     ap.add_argument("--metrics", type=Path, default=Path("metrics"))
-    mode = ap.add_mutually_exclusive_group()
-    mode.add_argument("--shard", type=shard_spec, metavar="I/N", help="ask about chunks I::N into --out, no merge")
-    mode.add_argument("--merge", type=Path, nargs="+", metavar="DIR", help="merge shard folders into --out")
+    add_shard_arguments(ap, "ask about chunks I::N into --out, no merge")
     args = ap.parse_args(argv)
     try:
         return run(args)

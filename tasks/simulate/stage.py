@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from tasks.common.io import RejectLog, atomic_dir, write_json
 from tasks.common.params import load_params
-from tasks.common.shards import shard_spec
+from tasks.common.shards import add_shard_arguments
 from tasks.motion.dataset import load_manifest
 from tasks.motion.item import MotionError
 from tasks.simulate.signals import (
@@ -262,9 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--motion", type=Path, default=Path("data/motion"), help="the motion data set folder")
     ap.add_argument("--out", type=Path, default=Path("data/signals"))
     ap.add_argument("--metrics", type=Path, default=Path("metrics"))
-    mode = ap.add_mutually_exclusive_group()
-    mode.add_argument("--shard", type=shard_spec, metavar="I/N", help="simulate rows I::N into --out, no merge")
-    mode.add_argument("--merge", type=Path, nargs="+", metavar="DIR", help="merge shard folders into --out")
+    add_shard_arguments(ap, "simulate rows I::N into --out, no merge")
     args = ap.parse_args(argv)
     try:
         return run(args)
