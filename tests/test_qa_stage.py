@@ -192,11 +192,14 @@ def test_shards_merged_equal_the_plain_run_with_the_embedded_model(four, smollm_
     assert metrics[1]["accepted"] + metrics[1]["rejected"] == 8
 
 
-    # A shard given twice, or a folder that is no shard, fails in one line and writes nothing.
+    # A shard given twice, a missing shard, or a folder that is no shard fails in one line and writes nothing.
     capsys.readouterr()
     bad = tmp_path / "bad"
-    assert run_qa_mode(data, sharded, llm, ["--merge", str(shards[0]), str(shards[0])], bad, **qa) == 1
-    assert "qa: a motion is in more than one shard: ['proc_clap_000', 'proc_squat_001']" in capsys.readouterr().err
+    assert run_qa_mode(data, sharded, llm, ["--merge", str(shards[0]), str(shards[0]), str(shards[2])], bad,
+                       **qa) == 1
+    assert "qa: need each shard 0/N ... N-1/N exactly once, got 0/3, 0/3, 2/3" in capsys.readouterr().err
+    assert run_qa_mode(data, sharded, llm, ["--merge", str(shards[0]), str(shards[1])], bad, **qa) == 1
+    assert "got 0/3, 1/3" in capsys.readouterr().err
     assert run_qa_mode(data, sharded, llm, ["--merge", str(shards[0]), str(plain)], bad, **qa) == 1
     assert f"qa: {plain}: not a qa shard folder (missing qa.parquet" in capsys.readouterr().err
     assert not bad.exists()

@@ -262,6 +262,13 @@ def combine(parts: list[Part]) -> Part:
     if not parts:
         raise StageError("no shard to merge")
     about = [p.about for p in parts]
+    shards = [tuple(a["shard"]) for a in about if "shard" in a]
+    if shards:
+        counts = sorted({n for _, n in shards})
+        given = sorted(shards)
+        if len(counts) > 1 or len(shards) != len(parts) or [i for i, _ in given] != list(range(counts[0])):
+            raise StageError(f"need each shard 0/N ... N-1/N exactly once, got "
+                             f"{', '.join(f'{i}/{n}' for i, n in given) or 'a plain part'}")
     for key in ("source", "prompt_version"):
         if len({a[key] for a in about}) > 1:
             raise StageError(f"the shards disagree on {key}: {sorted({a[key] for a in about})}")
@@ -322,6 +329,7 @@ def run(args: argparse.Namespace) -> int:
                 i, n = args.shard
                 with atomic_dir(args.out) as tmp:
                     part = ask(client, chunks[i::n], args, cfg, prompts)
+                    part.about["shard"] = [i, n]  # the merge checks it has every shard once
                     part.save(tmp)
                 print(f"qa: shard {i}/{n}: {len(part.tables['asked'])} requests, {len(part.tables['qa'])} pairs "
                       f"-> {args.out}", file=sys.stderr)
