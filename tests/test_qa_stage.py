@@ -62,12 +62,17 @@ def four(tmp_path_factory) -> Path:
     return simulated(tmp_path_factory.mktemp("qa_four"), items)
 
 
-def run_qa(data: Path, work: Path, llm: dict, **qa) -> int:
+def run_qa_mode(data: Path, work: Path, llm: dict, mode: list[str], out: Path, **qa) -> int:
+    """The qa stage on ``data`` with params written to ``work`` (cache and metrics there too), into ``out``."""
     section = {"prompts": "prompts/qa/qa.yaml", "categories": dict.fromkeys(CATEGORIES, 1.0), **qa}
     (work / "params.yaml").write_text(yaml.safe_dump({"llm": {"cache": str(work / "llm.sqlite"), **llm},
                                                       "qa": section}))
     return qa_main(["--params", str(work / "params.yaml"), "--motion", str(data / "motion"), "--signals",
-                    str(data / "signals"), "--out", str(work / "qa"), "--metrics", str(work / "metrics")])
+                    str(data / "signals"), "--out", str(out), "--metrics", str(work / "metrics"), *mode])
+
+
+def run_qa(data: Path, work: Path, llm: dict, **qa) -> int:
+    return run_qa_mode(data, work, llm, [], work / "qa", **qa)
 
 
 def say(question: str, answer: str, extra: str = "") -> str:
@@ -151,14 +156,6 @@ def test_the_embedded_model_end_to_end_and_a_rerun_from_the_cache(data, smollm_d
     again = json.loads((tmp_path / "metrics/qa.json").read_text())["usage"]["total"]
     assert (again["cached"], again["prompt_tokens"], again["completion_tokens"]) == (2, 0, 0)
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "qa/qa.parquet"), pairs)
-
-
-def run_qa_mode(data: Path, work: Path, llm: dict, mode: list[str], out: Path, **qa) -> int:
-    section = {"prompts": "prompts/qa/qa.yaml", "categories": dict.fromkeys(CATEGORIES, 1.0), **qa}
-    (work / "params.yaml").write_text(yaml.safe_dump({"llm": {"cache": str(work / "llm.sqlite"), **llm},
-                                                      "qa": section}))
-    return qa_main(["--params", str(work / "params.yaml"), "--motion", str(data / "motion"), "--signals",
-                    str(data / "signals"), "--out", str(out), "--metrics", str(work / "metrics"), *mode])
 
 
 def test_shards_merged_equal_the_plain_run_with_the_embedded_model(four, smollm_dir, tmp_path, capsys):
