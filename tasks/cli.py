@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from tasks.motion.item import MotionError
+from tasks.common.motions import MotionError
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -23,7 +23,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def _show_signals(args: argparse.Namespace) -> int:
-    from tasks.simulate.signals import load_signals
+    from tasks.common.signals import load_signals
     from tasks.simulate.views import render_signals
 
     path = Path(args.item) if args.item.lower().endswith(".npz") else args.signals_dir / f"{args.item}.npz"
@@ -36,8 +36,9 @@ def _show_signals(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from tasks.common.params import load_params
     from tasks.motion.dataset import load_motion
-    from tasks.motion.skeleton import FPS
-    from tasks.simulate.signals import SimulateConfig, save_signals, simulate_motion
+    from tasks.common.skeleton import FPS
+    from tasks.common.signals import save_signals
+    from tasks.simulate.signals import SimulateConfig, simulate_motion
 
     cfg = SimulateConfig.from_params(load_params(args.params, "simulate"), method=args.method)
     name, joints = load_motion(args.motion, args.data)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tasks.motion.skeleton import JOINT
+from tasks.common.skeleton import JOINT
 
 THIGH, SHIN = 0.38, 0.39
 # upper body of a standing adult, relative to the pelvis

@@ -8,8 +8,9 @@ from scipy.spatial.transform import Rotation
 
 from tasks.motion.bvh import load_bvh_dir, load_bvh_file, read_bvh, split_name
 from tasks.motion.facts import measure_facts
-from tasks.motion.item import MotionError, MotionItem, Reject
-from tasks.motion.skeleton import JOINT
+from tasks.common.motions import MotionError
+from tasks.motion.item import MotionItem, Reject
+from tasks.common.skeleton import JOINT
 
 # (name, offset in metres, children) with the body y up, facing +z, its left at +x; a leaf gets an End Site
 LEG = ("{s}UpLeg", (0.09, -0.08, 0), [("{s}Leg", (0, -0.38, 0), [("{s}Foot", (0, -0.39, 0), [

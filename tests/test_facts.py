@@ -6,7 +6,7 @@ import pytest
 from motion_bodies import SEATED, SQUAT, STANDING, body, moving, rot_x, straight
 
 from tasks.motion.facts import FACTS_SCHEMA, leg_length, measure_facts, posture
-from tasks.motion.skeleton import JOINT
+from tasks.common.skeleton import JOINT
 
 FPS = 20
 

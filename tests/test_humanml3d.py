@@ -4,8 +4,9 @@ import pytest
 from motion_bodies import STANDING, straight
 
 from tasks.motion.humanml3d import load_humanml3d, mirror_joints, swap_sides
-from tasks.motion.item import MotionError, MotionItem, Reject
-from tasks.motion.skeleton import JOINT
+from tasks.common.motions import MotionError
+from tasks.motion.item import MotionItem, Reject
+from tasks.common.skeleton import JOINT
 
 WALK = straight(STANDING, (0.0, 3.0), 100)  # 5 s, forward along +z
 SIDESTEP = straight(STANDING, (1.0, 0.0), 60)  # 3 s, to the person's left (+x)

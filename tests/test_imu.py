@@ -8,8 +8,8 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from tasks.common.params import ParamsError
-from tasks.motion.item import MotionError
-from tasks.motion.skeleton import JOINT, JOINT_NAMES
+from tasks.common.motions import MotionError
+from tasks.common.skeleton import JOINT, JOINT_NAMES
 from tasks.simulate.imu import SITES, ImuConfig, SensorNoise, simulate_imu
 from tasks.simulate.rotations import orthonormal_frames, swing_rotations
 

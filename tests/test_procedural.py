@@ -17,7 +17,7 @@ from tasks.motion.procedural.gait import Gait, speed_profile
 from tasks.motion.procedural.library import MIN_AREA, SPECS, motion_seed
 from tasks.motion.procedural.locomotion import _travel
 from tasks.motion.procedural.scene import Area, Scene
-from tasks.motion.skeleton import BONES, FPS, JOINT
+from tasks.common.skeleton import BONES, FPS, JOINT
 
 SEEDS = (0, 1, 2, 3)
 FEET = [JOINT[n] for n in ("left_ankle", "right_ankle", "left_foot", "right_foot")]
@@ -313,7 +313,7 @@ def test_every_class_stays_inside_the_capture_area(label):
 
 
 def test_default_area_and_smallest_area():
-    assert Area() == Area(forward_m=2.0, backward_m=3.0, side_m=2.0)  # design.md §3: the radar 3 m ahead
+    assert Area() == Area(forward_m=2.0, backward_m=3.0, side_m=2.0)  # docs/contracts.md: the radar 3 m ahead
     assert MIN_AREA == TIGHT  # so the tests above cover the tightest area a config may ask for
 
 

@@ -7,7 +7,7 @@ from motion_bodies import STANDING, straight
 
 from tasks.motion.facts import measure_facts
 from tasks.motion.procedural import generate
-from tasks.motion.skeleton import JOINT
+from tasks.common.skeleton import JOINT
 from tasks.qa.config import sample_categories
 from tasks.qa.facts import fact_lines, fact_sheet, ground_facts
 from tasks.qa.kinematics import estimate_repetitions, motion_facts

@@ -14,9 +14,9 @@ from tasks.cli import main as flywheel
 from tasks.common.io import RejectLog
 from tasks.motion.item import MotionItem
 from tasks.motion.stage import write_dataset
-from tasks.simulate.signals import (
-    CONTRACT, REQUIRED_SITES, SignalsError, SimulateConfig, item_seed, load_signals, save_signals, to_db,
-)
+from tasks.common.seeds import item_seed
+from tasks.common.signals import CONTRACT, REQUIRED_SITES, SignalsError, load_signals, save_signals, to_db
+from tasks.simulate.signals import SimulateConfig
 from tasks.simulate.stage import main as simulate_main
 
 # a small radar (16 Doppler x 21 range x 32 angle bins, few scatterers) keeps each motion well under a second

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from motion_bodies import STANDING, straight
 
-from tasks.motion.item import MotionError
+from tasks.common.motions import MotionError
 from tasks.motion.validate import Limits, check_joints
 
 GOOD = straight(STANDING, (0.0, 1.0), 40).astype(np.float64)

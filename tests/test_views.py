@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from tasks.cli import main as flywheel
-from tasks.simulate.signals import save_signals
+from tasks.common.signals import save_signals
 from tasks.simulate.views import DYNAMIC_RANGE_DB, edges, render_signals, signals_figure
 
 SITES = np.array(["pelvis", "left_wrist", "right_wrist", "left_ankle", "right_ankle", "head"])

@@ -7,7 +7,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Iterator
 
 
 @contextlib.contextmanager
@@ -33,18 +33,28 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def write_atomic(path: str | Path, data: bytes | str) -> None:
-    """Write a file through a temporary sibling and a rename."""
+@contextlib.contextmanager
+def atomic_file(path: str | Path, suffix: str = ".tmp") -> Iterator[BinaryIO]:
+    """Yield a binary handle on a temporary sibling of ``path``; on success it replaces ``path`` in one rename.
+
+    On an exception (a full disk, a kill) the temporary is removed and ``path`` is left as it was.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode() if isinstance(data, str) else data)
+            yield fh
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_atomic(path: str | Path, data: bytes | str) -> None:
+    """Write a file through a temporary sibling and a rename."""
+    with atomic_file(path) as fh:
+        fh.write(data.encode() if isinstance(data, str) else data)
 
 
 def write_json(path: str | Path, obj: Any) -> None:

@@ -23,8 +23,9 @@ from scipy.interpolate import make_interp_spline
 from scipy.spatial.transform import Rotation
 
 from tasks.motion.facts import headings
-from tasks.motion.item import MotionError, MotionItem, Reject
-from tasks.motion.skeleton import FPS, JOINT, N_JOINTS
+from tasks.common.motions import MotionError
+from tasks.motion.item import MotionItem, Reject
+from tasks.common.skeleton import FPS, JOINT, N_JOINTS
 from tasks.motion.validate import check_joints
 
 # metres per file unit; "cmu" is the CMU mocap BVH unit (inches / 0.45, from the ASF "length 0.45")

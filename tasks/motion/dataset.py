@@ -1,27 +1,12 @@
-"""Reading the motion data set the `motion` stage wrote, and single motions named on the command line."""
+"""Single motions named on the command line: a data-set id, a HumanML3D-format .npy or a .bvh."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from tasks.motion.item import MotionError
+from tasks.common.motions import DEFAULT_ROOT, MotionError, load_joints, load_manifest
 from tasks.motion.validate import check_joints
-
-DEFAULT_ROOT = Path("data/motion")
-
-
-def load_manifest(root: str | Path = DEFAULT_ROOT) -> pd.DataFrame:
-    path = Path(root) / "manifest.parquet"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no motion data set here (run `dvc repro motion` first)")
-    return pd.read_parquet(path)
-
-
-def load_joints(root: str | Path, joints_path: str) -> np.ndarray:
-    return np.load(Path(root) / joints_path)
-
 
 def load_motion(spec: str, root: str | Path = DEFAULT_ROOT) -> tuple[str, np.ndarray]:
     """A motion named by a data-set id, a HumanML3D-format ``.npy`` file or a ``.bvh`` file.

@@ -1,6 +1,6 @@
 """Facts measured from the joints alone: how far, how fast, which way, how much turning, which posture.
 
-Conventions (design.md §3): metres, y up, the person starts facing +z with their left at +x.  Headings are
+Conventions (docs/contracts.md): metres, y up, the person starts facing +z with their left at +x.  Headings are
 measured from +z towards +x, so a positive turn is counter-clockwise seen from above, i.e. a turn to the
 person's left.  The questions generated later are checked against these numbers, so each one is defined
 plainly in ``measure_facts``.
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from tasks.motion.skeleton import JOINT
+from tasks.common.skeleton import JOINT, LIMB_ENDS, headings, leg_length
 
 # One struct type for the manifest's ``facts`` column: what the stage measures plus the keys a source may
 # declare (tasks/motion/item.py).  Keys a motion lacks are null.
@@ -41,7 +41,6 @@ FACTS_SCHEMA = pa.struct(
     ]
 )
 
-LIMB_ENDS = {"left_arm": "left_wrist", "right_arm": "right_wrist", "left_leg": "left_ankle", "right_leg": "right_ankle"}
 FEET = [JOINT[n] for n in ("left_ankle", "right_ankle", "left_foot", "right_foot")]
 
 
@@ -60,28 +59,6 @@ class FactThresholds:
     smooth_s: float = 0.25  # speed is smoothed over this long a window before taking the peak
     active_share: float = 0.5  # a limb is among the most active if it moves at least this share of the top one
     active_min_mps: float = 0.1  # ... and its end moves at least this fast relative to the pelvis
-
-
-def headings(joints: np.ndarray) -> np.ndarray:
-    """Unwrapped facing angle per frame in radians, from +z towards +x (counter-clockwise seen from above).
-
-    The body's left-pointing vector is the sum of the hip and shoulder lines (as HumanML3D does); facing is
-    left x up, so a left of +x gives a facing of +z.
-    """
-    across = (joints[:, JOINT["left_hip"]] - joints[:, JOINT["right_hip"]]
-              + joints[:, JOINT["left_shoulder"]] - joints[:, JOINT["right_shoulder"]])
-    face_x, face_z = -across[:, 2], across[:, 0]  # (left x up) restricted to the floor plane
-    return np.unwrap(np.arctan2(face_x, face_z))
-
-
-def leg_length(joints: np.ndarray) -> float:
-    """Hip-knee-ankle length, median over frames and both legs (a rigid skeleton makes it constant)."""
-    lengths = [
-        np.linalg.norm(joints[:, JOINT[f"{s}_hip"]] - joints[:, JOINT[f"{s}_knee"]], axis=-1)
-        + np.linalg.norm(joints[:, JOINT[f"{s}_knee"]] - joints[:, JOINT[f"{s}_ankle"]], axis=-1)
-        for s in ("left", "right")
-    ]
-    return float(np.median(np.concatenate(lengths)))
 
 
 def posture(pose: np.ndarray, leg: float, th: FactThresholds = FactThresholds()) -> str:

@@ -1,4 +1,4 @@
-"""HumanML3D as a motion source: ``new_joints/<id>.npy``, ``texts/<id>.txt`` and the split lists (design.md §3).
+"""HumanML3D as a motion source: ``new_joints/<id>.npy``, ``texts/<id>.txt`` and the split lists (docs/contracts.md).
 
 A caption line is ``caption#tagged tokens#start#end``.  Captions with start = end = 0 (or NaN) describe the
 whole clip and stay with ``<id>``; captions with a span describe only frames [start*20, end*20) and, like the
@@ -19,8 +19,9 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
-from tasks.motion.item import MotionError, MotionItem, Reject
-from tasks.motion.skeleton import FPS, MIRROR
+from tasks.common.motions import MotionError
+from tasks.motion.item import MotionItem, Reject
+from tasks.common.skeleton import FPS, MIRROR
 from tasks.motion.validate import Limits, check_joints
 
 

@@ -6,9 +6,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-
-class MotionError(ValueError):
-    """A motion file or clip cannot be used; the message is the one-line reason."""
+from tasks.common.motions import MotionError  # noqa: F401  (raised by every source)
 
 
 @dataclass

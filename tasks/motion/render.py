@@ -17,10 +17,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MultipleLocator
 
 from tasks.common.io import write_atomic
-from tasks.motion.skeleton import JOINT, JOINT_NAMES, KINEMATIC_CHAINS
+from tasks.common.skeleton import CENTRE, JOINT, JOINT_NAMES, KINEMATIC_CHAINS, LEFT, RIGHT
 from tasks.motion.validate import check_joints
 
-LEFT, RIGHT, CENTRE = "#d62728", "#1f77b4", "#333333"
 
 
 def chain_colours() -> list[str]:

@@ -25,7 +25,8 @@ from tqdm import tqdm
 from tasks.common.io import RejectLog, atomic_dir, write_atomic, write_json
 from tasks.common.params import load_params
 from tasks.motion.facts import FACTS_SCHEMA, measure_facts
-from tasks.motion.item import MotionError, MotionItem, Reject
+from tasks.common.motions import MotionError
+from tasks.motion.item import MotionItem, Reject
 from tasks.motion.validate import check_joints
 
 SOURCES = ("procedural", "humanml3d", "bvh")

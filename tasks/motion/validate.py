@@ -10,8 +10,8 @@ from typing import Callable
 
 import numpy as np
 
-from tasks.motion.item import MotionError
-from tasks.motion.skeleton import N_JOINTS
+from tasks.common.motions import MotionError
+from tasks.common.skeleton import N_JOINTS
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,13 @@
 """The ``qa:`` section of params.yaml, validated once so a typo fails before any request is sent."""
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tasks.common.params import ParamsError
+from tasks.common.seeds import item_seed
 
 
 class TrendParams(BaseModel):
@@ -51,12 +51,6 @@ class QAConfig(BaseModel):
             problems = "; ".join(f"qa.{'.'.join(map(str, e['loc']))}: {e['msg']}"
                                  for e in exc.errors(include_input=False))
             raise ParamsError(f"params.yaml: {problems}") from None
-
-
-def item_seed(seed: int, *parts: str) -> int:
-    """A 63-bit seed from the stage seed and names (motion id, category): the same wherever it runs."""
-    digest = hashlib.blake2b("\0".join([str(seed), *parts]).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 1
 
 
 def sample_categories(motion_id: str, weights: dict[str, float], k: int, seed: int) -> list[str]:

@@ -1,7 +1,7 @@
 """Kinematic grounding facts: what the motion stage measured and the source declared, plus what the QA
 needs on top — a repetition count where none was declared, laterality, and vertical events.
 
-Conventions as in tasks/motion/facts.py: metres, y up, the person starts facing +z with their left at +x.
+Conventions as in docs/contracts.md: metres, y up, the person starts facing +z with their left at +x.
 """
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 from scipy.signal import find_peaks
 
-from tasks.motion.facts import LIMB_ENDS, headings, leg_length
-from tasks.motion.skeleton import JOINT
+from tasks.common.skeleton import LIMB_ENDS, headings, leg_length
+from tasks.common.skeleton import JOINT
 from tasks.qa.trends import smooth
 
 ENDS = {**LIMB_ENDS, "torso": "head"}  # the joint whose path relative to the pelvis shows the limb's movement

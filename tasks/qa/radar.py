@@ -1,4 +1,4 @@
-"""Radar grounding facts, read from the simulated heatmaps and points (design.md §3 signals contract).
+"""Radar grounding facts, read from the simulated heatmaps and points (the signals contract, docs/contracts.md).
 
 Static clutter removal leaves a still person almost invisible, so only frames whose strongest range bin
 stands ``active_db`` above the median of the whole range-time map count as seeing the person.  On those:
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from tasks.qa.trends import TrendConfig, describe, segment_trends, smooth
-from tasks.simulate.signals import to_db
+from tasks.common.signals import to_db
 
 
 @dataclass(frozen=True)

@@ -41,16 +41,17 @@ from tasks.common.shards import add_shard_arguments
 from tasks.llm import ChatRequest, LLMClient, LLMConfigError, StructuredResult, make_client
 from tasks.llm.config import LLMConfig, Prices
 from tasks.llm.usage import UsageMeter
-from tasks.motion.dataset import load_joints, load_manifest
-from tasks.motion.item import MotionError
+from tasks.common.motions import load_joints, load_manifest
+from tasks.common.motions import MotionError
 from tasks.qa.checks import CheckConfig, check_pair
-from tasks.qa.config import QAConfig, item_seed, sample_categories
+from tasks.common.seeds import item_seed
+from tasks.qa.config import QAConfig, sample_categories
 from tasks.qa.dedup import duplicates, embed, load_embedder
 from tasks.qa.facts import fact_lines, fact_sheet, ground_facts
 from tasks.qa.prompts import PromptError, Prompts, QAPair, salvage
 from tasks.qa.report import summarise, write_sample
 from tasks.qa.trends import TrendConfig
-from tasks.simulate.signals import SignalsError, load_signals
+from tasks.common.signals import SignalsError, load_signals
 
 @dataclass
 class Item:

@@ -27,8 +27,8 @@ from scipy.interpolate import BSpline, make_smoothing_spline
 from scipy.spatial.transform import Rotation
 
 from tasks.common.params import ParamsError
-from tasks.motion.item import MotionError
-from tasks.motion.skeleton import JOINT, JOINT_NAMES, N_JOINTS
+from tasks.common.motions import MotionError
+from tasks.common.skeleton import JOINT, JOINT_NAMES, N_JOINTS
 from tasks.simulate.rotations import orthonormal_frames, relative_rotvec, swing_rotations
 
 GRAVITY = np.array([0.0, -9.81, 0.0])  # m/s², world frame (y up)

@@ -1,7 +1,7 @@
 """The `simulate` DVC stage: radar and IMU signals for every motion of the motion data set.
 
 Output (`data/signals/`, written atomically):
-  <id>.npz          one file per motion, the design's signals contract (tasks/simulate/signals.py)
+  <id>.npz          one file per motion, the signals contract (tasks/common/signals.py, docs/contracts.md)
   index.parquet     one row per simulated motion (columns in INDEX_SCHEMA), sorted by id
   norm_stats.json   normalisation statistics of the train split (see ``norm_stats``)
   rejects.jsonl     motions that could not be simulated, and why
@@ -32,11 +32,10 @@ from tqdm import tqdm
 from tasks.common.io import RejectLog, atomic_dir, write_json
 from tasks.common.params import load_params
 from tasks.common.shards import add_shard_arguments
-from tasks.motion.dataset import load_manifest
-from tasks.motion.item import MotionError
-from tasks.simulate.signals import (
-    DB_EPS, HEATMAPS, IMU_CHANNELS, POINT_FEATURES, SimulateConfig, load_signals, save_signals, simulate_motion, to_db,
-)
+from tasks.common.motions import load_manifest
+from tasks.common.motions import MotionError
+from tasks.common.signals import DB_EPS, HEATMAPS, IMU_CHANNELS, POINT_FEATURES, load_signals, save_signals, to_db
+from tasks.simulate.signals import SimulateConfig, simulate_motion
 
 INDEX_SCHEMA = pa.schema(
     [

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from tasks.motion.skeleton import JOINT, N_JOINTS
+from tasks.common.skeleton import JOINT, N_JOINTS
 
 LEFT, RIGHT = 0, 1
 SIDE_SIGN = (1.0, -1.0)  # the person's left is +x

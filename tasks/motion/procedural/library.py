@@ -12,7 +12,7 @@ from tasks.motion.procedural import gestures, jumps, locomotion, postures
 from tasks.motion.procedural.body import Body, Pose, assemble
 from tasks.motion.procedural.captions import write_captions
 from tasks.motion.procedural.scene import MIN_DURATION_S, Area, Scene, Spec
-from tasks.motion.skeleton import FPS, JOINT
+from tasks.common.skeleton import FPS, JOINT
 
 # label -> activity and the shortest clip it needs (s)
 SPECS: dict[str, Spec] = {

@@ -7,7 +7,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from tasks.motion.procedural.body import LEFT, RIGHT, SIDE_NAME, Body, Pose
-from tasks.motion.skeleton import FPS
+from tasks.common.skeleton import FPS
 
 Facts = dict[str, Any]
 MIN_DURATION_S = 2.0  # HumanML3D clips are 2-10 s
@@ -16,7 +16,7 @@ MIN_DURATION_S = 2.0  # HumanML3D clips are 2-10 s
 @dataclass(frozen=True)
 class Area:
     """Where the person may go, in metres from where they start (the origin, facing +z): the capture area of a
-    recording session with the radar 3 m ahead (design.md §3).  Pelvis and feet stay inside it."""
+    recording session with the radar 3 m ahead (docs/contracts.md).  Pelvis and feet stay inside it."""
 
     forward_m: float = 2.0  # along +z, towards the radar
     backward_m: float = 3.0  # along -z

@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 from scipy.interpolate import CubicSpline
 
-from tasks.motion.skeleton import BONES, JOINT_NAMES, N_JOINTS
+from tasks.common.skeleton import BONES, JOINT_NAMES, N_JOINTS
 from tasks.simulate.radar.config import RadarConfig
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tasks.motion.skeleton import FPS, JOINT, N_JOINTS
+from tasks.common.skeleton import FPS, JOINT, N_JOINTS
 
 # trunk and head relative to the pelvis (x left, y up, z forward), metres
 _TRUNK = {
