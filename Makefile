@@ -32,6 +32,7 @@ run: setup
 	dvc repro
 
 test: setup
+	ruff check .
 	pytest
 
 bench: setup

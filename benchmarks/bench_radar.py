@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -58,8 +58,8 @@ def bench_preset(preset: str, clips: list[tuple[str, np.ndarray]], ref_seconds: 
     for _, joints in clips:
         short = joints[:ref_frames]
         simulate_radar(short[:4], fps, cfg, "fast")  # warm-up
-        ref_rate.append(best_time(lambda: simulate_radar(short, fps, cfg, "reference"), 1) / ref_seconds)
-        fast_rate.append(best_time(lambda: simulate_radar(joints, fps, cfg, "fast"), 3) / ((len(joints) - 1) / fps))
+        ref_rate.append(best_time(lambda j=short: simulate_radar(j, fps, cfg, "reference"), 1) / ref_seconds)
+        fast_rate.append(best_time(lambda j=joints: simulate_radar(j, fps, cfg, "fast"), 3) / ((len(joints) - 1) / fps))
         ref, fast = (simulate_radar(short, fps, quiet, m) for m in ("reference", "fast"))
         for v in VIEWS:
             corr[v].append(correlation(ref[v], fast[v]))

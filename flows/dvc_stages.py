@@ -26,7 +26,11 @@ _ERROR_TAIL_LINES = 30
 
 
 class CommandError(RuntimeError):
-    """A command exited non-zero; the message ends with the last lines it printed."""
+    """A command exited non-zero; the message ends with the last lines it printed.
+
+    When the command was a stage that failed the way `tasks.common.stage.run_stage` reports it, with
+    one line `STAGE: problem` last, the message starts with that line.
+    """
 
 
 class DvcCommandError(CommandError):
@@ -85,9 +89,14 @@ def stage_command(project_dir: str | Path, stage: str) -> tuple[str, Path]:
     raise ValueError(f"no DVC stage named {stage} in {project_dir}")
 
 
-def run_dvc(project_dir: str | Path, args: Sequence[str], log_line: Callable[[str], None]) -> None:
-    """Run `dvc ARGS` in ``project_dir``, handing each non-blank line of its stdout/stderr to ``log_line``."""
-    run_command([sys.executable, "-m", "dvc", *args], project_dir, log_line, error=DvcCommandError)
+def run_dvc(
+    project_dir: str | Path, args: Sequence[str], log_line: Callable[[str], None], stage: str | None = None
+) -> None:
+    """Run `dvc ARGS` in ``project_dir``, handing each non-blank line of its stdout/stderr to ``log_line``.
+
+    ``stage``: the stage this command runs, whose one-line failure message should lead the error.
+    """
+    run_command([sys.executable, "-m", "dvc", *args], project_dir, log_line, error=DvcCommandError, stage=stage)
 
 
 def run_command(
@@ -97,13 +106,14 @@ def run_command(
     *,
     error: type[CommandError] = CommandError,
     unset_env: Collection[str] = (),
+    stage: str | None = None,
 ) -> None:
     """Run ``command`` in ``cwd`` as `dvc repro` runs a stage, handing each non-blank output line to ``log_line``.
 
     This interpreter's folder leads PATH, so `python` in a stage command is the environment the
     flow (or Dask worker) runs in even when a service starts it; ``unset_env`` names variables of
     this process the command must not inherit. Raises ``error``, with the output's tail, if the
-    command exits non-zero.
+    command exits non-zero; its first line is ``stage``'s failure message when the output ends with one.
     """
     env = {**_DEFAULT_ENV, **os.environ, "PYTHONUNBUFFERED": "1"}  # unbuffered: stage output streams live
     for name in unset_env:
@@ -128,10 +138,21 @@ def run_command(
                 tail.append(line)
                 log_line(line)
     if proc.returncode != 0:
+        said = stage_message(stage, tail) if stage else None
         raise error(
-            f"`{shlex.join(command)}` in {cwd} exited with {proc.returncode}; last output:\n"
+            (f"{said}\n" if said else "")
+            + f"`{shlex.join(command)}` in {cwd} exited with {proc.returncode}; last output:\n"
             + "\n".join(tail)
         )
+
+
+def stage_message(stage: str, lines: Sequence[str]) -> str | None:
+    """The `STAGE: problem` line a failed stage printed last, or None if it ended otherwise (a traceback).
+
+    DVC's own `ERROR: failed to reproduce ...` lines come after the stage's output and are skipped.
+    """
+    own = [line for line in lines if not line.startswith("ERROR: ")]
+    return own[-1] if own and own[-1].startswith(f"{stage}: ") else None
 
 
 def experiment_args(name: str, params: Mapping[str, Any], targets: Sequence[str] = ()) -> list[str]:

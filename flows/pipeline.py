@@ -28,14 +28,17 @@ ARTIFACT_KEY = "flywheel-pipeline-report"
 
 @task(task_run_name="repro-{stage}", cache_policy=NO_CACHE)
 def repro_stage(project_dir: str, stage: str) -> str:
-    """Reproduce one DVC stage if DVC says it is stale; return RAN or UP_TO_DATE."""
+    """Reproduce one DVC stage if DVC says it is stale; return RAN or UP_TO_DATE.
+
+    A failed stage raises DvcCommandError whose first line is the stage's own one-line message.
+    """
     logger = get_run_logger()
     changes = stage_changes(project_dir, stage)
     if not changes:
         logger.info("stage %s is up to date", stage)
         return UP_TO_DATE
     logger.info("stage %s is stale: %s", stage, json.dumps(changes, default=str))
-    run_dvc(project_dir, ["repro", "--single-item", stage], logger.info)
+    run_dvc(project_dir, ["repro", "--single-item", stage], logger.info, stage=stage)
     return RAN
 
 

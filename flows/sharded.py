@@ -9,7 +9,8 @@ section, so changing it reruns nothing.
 
 A sharded run replaces `dvc repro --single-item STAGE`: the shard tasks run on a
 `prefect_dask.DaskTaskRunner`, the merge writes the stage's outputs and `dvc commit --force STAGE`
-records them in `dvc.lock` (and DVC's run cache), so DVC sees the stage as up to date afterwards.
+records them in `dvc.lock` (and the DVC cache), so DVC sees the stage as up to date afterwards. As with
+`dvc repro`, the stage's previous outputs stay in place until the merge replaces them (`persist` in dvc.yaml).
 With params overrides the flow runs a DVC experiment instead, and DVC runs every stage unsharded.
 """
 from __future__ import annotations
@@ -21,17 +22,18 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import wait
 from prefect_dask import DaskTaskRunner
+from pydantic import Field, StrictInt
 
 from flows.dvc_stages import run_command, run_dvc, stage_changes, stage_command
+from tasks.common.config import Section, validate_section
 
 PARAMS_FILE = "params.yaml"
 SECTION = "orchestration"
@@ -42,51 +44,42 @@ SCRATCH = Path(".dvc", "tmp", "shards")
 # process returns its memory on exit anyway, and with it the simulate stage took 3x as long here
 # (114 s instead of 38 s for the 132 default motions on one thread, most of it in the kernel).
 _WORKER_ONLY_ENV = ("MALLOC_TRIM_THRESHOLD_",)
+# Where a LocalCluster serves its dashboard unless `orchestration.dask.dashboard_address` says otherwise.
+LOCAL_DASHBOARD = "127.0.0.1:8787"
 
 
-@dataclass(frozen=True)
-class Sharding:
-    """The `orchestration` params: ``shards`` > 1 fans the ``modules`` stages out over Dask.
+class Sharding(Section):
+    """The `orchestration` params: ``shards`` > 1 fans the ``shardable`` stages out over Dask.
 
-    ``dask`` holds `address` (a running scheduler's; None starts a `distributed.LocalCluster`
-    for the sharded stage and stops it afterwards) and, without an address, keyword arguments of
-    that LocalCluster such as `n_workers`, `threads_per_worker` or `dashboard_address`. The
-    workers of a cluster elsewhere must see the project folder at the same path (shared storage)
-    and have the project installed, as the flow's own machine does.
+    ``shardable`` maps a stage name to the module its command runs. ``dask`` holds `address` (a running
+    scheduler's; None starts a `distributed.LocalCluster` for the sharded stage and stops it afterwards)
+    and, without an address, keyword arguments of that LocalCluster such as `n_workers`,
+    `threads_per_worker` or `dashboard_address` (default LOCAL_DASHBOARD, this machine only; None switches
+    the dashboard off). The workers of a cluster elsewhere must see the project folder at the same path
+    (shared storage) and have the project installed, as the flow's own machine does.
     """
 
-    shards: int = 1
-    modules: dict[str, str] = field(default_factory=dict)  # stage name -> the module its command runs
-    dask: dict[str, Any] = field(default_factory=dict)
+    shards: StrictInt = Field(1, ge=1)
+    shardable: dict[str, Annotated[str, Field(min_length=1)]] = {}
+    dask: dict[str, Any] = {}
 
     @classmethod
     def from_params(cls, section: Mapping[str, Any] | None) -> Sharding:
-        section = dict(section or {})
-        unknown = sorted(set(section) - {"shards", "shardable", "dask"})
-        if unknown:
-            raise ValueError(f"{SECTION}: unknown key(s) {', '.join(unknown)}; known: shards, shardable, dask")
-        shards = section.get("shards", 1)
-        if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
-            raise ValueError(f"{SECTION}.shards must be an integer >= 1, got {shards!r}")
-        modules = section.get("shardable") or {}
-        if not isinstance(modules, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) and v for k, v in modules.items()
-        ):
-            raise ValueError(f"{SECTION}.shardable must map stage names to modules, got {modules!r}")
-        dask = section.get("dask") or {}
-        if not isinstance(dask, Mapping):
-            raise ValueError(f"{SECTION}.dask must be a mapping, got {dask!r}")
-        return cls(shards=shards, modules=dict(modules), dask=dict(dask))
+        """The validated section; ParamsError naming the dotted key (`orchestration.shards: ...`) if it is wrong."""
+        return validate_section(cls, section, SECTION)
 
     def module_for(self, stage: str) -> str | None:
         """The module to shard ``stage`` with, or None if it runs as one `dvc repro`."""
-        return self.modules.get(stage) if self.shards > 1 else None
+        return self.shardable.get(stage) if self.shards > 1 else None
 
     def task_runner(self) -> DaskTaskRunner:
         cluster_kwargs = dict(self.dask)
         address = cluster_kwargs.pop("address", None)
         # With an address the cluster exists already; its sizing keys are for the local one.
-        return DaskTaskRunner(address=address) if address else DaskTaskRunner(cluster_kwargs=cluster_kwargs)
+        if address:
+            return DaskTaskRunner(address=address)
+        # Dask's own default serves the dashboard on every interface; it shows task names and logs to anyone.
+        return DaskTaskRunner(cluster_kwargs={"dashboard_address": LOCAL_DASHBOARD, **cluster_kwargs})
 
 
 def load_sharding(project_dir: str | Path) -> Sharding:
@@ -121,7 +114,7 @@ def run_shard(wdir: str, stage: str, module: str, args: list[str], index: int, c
     worker (OMP_NUM_THREADS=1 and the like: workers, not threads, give the parallelism).
     """
     command = [sys.executable, "-m", module, *args, "--shard", f"{index}/{count}", "--out", out]
-    run_command(command, wdir, get_run_logger().info, unset_env=_WORKER_ONLY_ENV)
+    run_command(command, wdir, get_run_logger().info, unset_env=_WORKER_ONLY_ENV, stage=stage)
 
 
 @task(task_run_name="merge-{stage}", cache_policy=NO_CACHE)
@@ -130,7 +123,7 @@ def merge_and_commit(
 ) -> None:
     """Merge the shard folders into the stage's outputs and record them in `dvc.lock`."""
     logger = get_run_logger()
-    run_command([sys.executable, "-m", module, *args, "--merge", *shards], wdir, logger.info)
+    run_command([sys.executable, "-m", module, *args, "--merge", *shards], wdir, logger.info, stage=stage)
     # --force: without it DVC asks before committing a stage whose recorded state changed.
     run_dvc(project_dir, ["commit", "--force", stage], logger.info)
 

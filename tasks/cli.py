@@ -1,12 +1,31 @@
-"""The `flywheel` command: work on single items (look at a motion or its signals, simulate one, ...)."""
+"""The `flywheel` command: work on single items (look at a motion or its signals, simulate one, ...).
+
+Exit codes are every stage's (tasks/common/stage.py): 0 done; 1 failed, with one line on stderr naming the
+file or params key and the problem; 2 a wrong command line.  An ``--out`` that names an existing folder
+writes ``<name>.<ext>`` into it.
+"""
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 import time
 from pathlib import Path
 
-from tasks.common.motions import MotionError
+from tasks.common.stage import run_stage
+
+
+def output_path(out: Path | None, name: str) -> Path:
+    """Where to write a file called ``name`` by default: ``out``, or ``name`` inside the folder ``out`` names."""
+    if out is None:
+        return Path(name)
+    if out.is_dir():
+        return out / name
+    existing = next(p for p in out.parents if p.exists())
+    if not existing.is_dir():  # creating the folders would fail with a puzzling "File exists"
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(existing))
+    return out
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -16,9 +35,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     from tasks.motion.render import render_motion
 
     name, joints = load_motion(args.item, args.data)
-    out = args.out or Path(f"{name}.gif")
-    render_motion(joints, out, title=name)
-    print(out)
+    print(render_motion(joints, output_path(args.out, f"{name}.gif"), title=name))
     return 0
 
 
@@ -27,24 +44,29 @@ def _show_signals(args: argparse.Namespace) -> int:
     from tasks.simulate.views import render_signals
 
     path = Path(args.item) if args.item.lower().endswith(".npz") else args.signals_dir / f"{args.item}.npz"
-    out = args.out or Path(f"{path.stem}.png")
-    render_signals(load_signals(path), out, title=path.stem)
-    print(out)
+    signals = load_signals(path)
+    print(render_signals(signals, output_path(args.out, f"{path.stem}.png"), title=path.stem))
     return 0
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    import torch
+
     from tasks.common.params import load_params
-    from tasks.motion.dataset import load_motion
-    from tasks.common.skeleton import FPS
     from tasks.common.signals import save_signals
-    from tasks.simulate.signals import SimulateConfig, simulate_motion
+    from tasks.common.skeleton import FPS
+    from tasks.motion.dataset import load_motion
+    from tasks.simulate.config import SimulateConfig
+    from tasks.simulate.resume import provenance_key, stamped
+    from tasks.simulate.signals import simulate_motion
 
     cfg = SimulateConfig.from_params(load_params(args.params, "simulate"), method=args.method)
+    torch.set_num_threads(cfg.torch_threads)
     name, joints = load_motion(args.motion, args.data)
+    out = output_path(args.out, f"{name}.npz")
     start = time.perf_counter()
     s = simulate_motion(joints, FPS, cfg.radar, cfg.imu, cfg.seed, name, cfg.method)
-    out = save_signals(args.out or Path(f"{name}.npz"), s)
+    save_signals(out, stamped(s, provenance_key(name, joints, FPS, cfg)))
     frames = len(s["frame_time_s"])
     print(out)
     print(
@@ -52,19 +74,20 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         f"({len(s['range_m'])} range x {len(s['velocity_mps'])} Doppler x {len(s['azimuth_deg'])} azimuth bins), "
         f"{len(s['points'])} points ({len(s['points']) / max(frames, 1):.1f} per frame), "
         f"IMU {len(s['imu_time_s'])} samples x {len(s['imu_sites'])} sites; "
-        f"{time.perf_counter() - start:.1f} s ({cfg.method}, {cfg.radar.torch_device()})"
+        f"{time.perf_counter() - start:.1f} s ({cfg.method}, {cfg.radar.torch_device()}, "
+        f"{torch.get_num_threads()} threads)"
     )
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="flywheel", description=__doc__)
+    ap = argparse.ArgumentParser(prog="flywheel", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)
 
     show = sub.add_parser(
         "show", help="render a motion (data-set id, .npy or .bvh) as a GIF or HTML animation, or signals as a PNG")
     show.add_argument("item", help="an id from data/motion, a HumanML3D-format .npy, a .bvh, or a signals .npz")
-    show.add_argument("--out", type=Path, help="output .gif or .html for a motion, .png for signals "
+    show.add_argument("--out", type=Path, help="output .gif or .html for a motion, .png for signals, or a folder "
                                                "(default: <name>.gif / <name>.png)")
     show.add_argument("--data", type=Path, default=Path("data/motion"), help="motion data set folder")
     show.add_argument("--signals", action="store_true", help="render the id's signals from --signals-dir")
@@ -73,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     simulate = sub.add_parser("simulate", help="simulate one motion's radar and IMU signals into an .npz")
     simulate.add_argument("motion", help="an id from data/motion, a HumanML3D-format .npy, or a .bvh file")
-    simulate.add_argument("--out", type=Path, help="output .npz (default: <name>.npz)")
+    simulate.add_argument("--out", type=Path, help="output .npz, or a folder (default: <name>.npz)")
     simulate.add_argument("--params", type=Path, default=Path("params.yaml"),
                           help="params file whose 'simulate' section is used")
     simulate.add_argument("--method", choices=("fast", "reference"), help="radar synthesis (default: params)")
@@ -84,11 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except (MotionError, FileNotFoundError, ValueError) as exc:
-        print(f"flywheel {args.command}: {exc}", file=sys.stderr)
-        return 2
+    return run_stage(f"flywheel {args.command}", lambda: args.func(args))
 
 
 if __name__ == "__main__":

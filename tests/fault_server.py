@@ -5,8 +5,9 @@ the actions for successive hits; once a list is used up (or for unscripted conte
 answers normally with a deterministic reply, ``"reply to: <content>"``, and word-count usage.
 
 Actions: ``ok``, ``429`` (with Retry-After), ``500``, ``400``, ``malformed`` (HTTP 200 with a broken
-JSON body), ``html`` (HTTP 200 with a text/html error page), ``hang`` (say nothing for ``hang_s``)
-and ``say:<text>`` (answer with ``<text>``).
+JSON body), ``html`` (HTTP 200 with a text/html error page), ``hang`` (say nothing for ``hang_s``),
+``say:<text>`` (answer with ``<text>``) and ``echo-auth:<n>`` (HTTP 400 whose message is ``n`` dots, then
+the request's Authorization header, then more dots: a server that echoes the key in a long error).
 """
 from __future__ import annotations
 
@@ -71,7 +72,10 @@ class FaultServer:
                 with server._lock:
                     server.auth_headers.add(self.headers.get("Authorization", ""))
                 marker, action = server._next_action(body)
-                if action == "429":
+                if action.startswith("echo-auth:"):
+                    echoed = "." * int(action.split(":")[1]) + self.headers.get("Authorization", "") + "." * 300
+                    self._send(400, {"error": {"message": echoed}})
+                elif action == "429":
                     self._send(429, {"error": {"message": "slow down", "type": "rate_limit"}},
                                {"Retry-After": server.retry_after})
                 elif action in ("500", "400"):

@@ -3,84 +3,35 @@
 import bvhio
 import numpy as np
 import pytest
-
+from motion_sources import CMU_SKELETON, CMU_UNIT, HIP_HEIGHT_M, SKELETON, bvh_text
+from motion_sources import write_bvh as write_bvh_examples
 from scipy.spatial.transform import Rotation
 
-from tasks.motion.bvh import load_bvh_dir, load_bvh_file, read_bvh, split_name
-from tasks.motion.facts import measure_facts
 from tasks.common.motions import MotionError
-from tasks.motion.item import MotionItem, Reject
 from tasks.common.skeleton import JOINT
+from tasks.motion.bvh import COLLAR_FRACTION, load_bvh_dir, load_bvh_file, read_bvh, split_name
+from tasks.motion.config import BVHConfig
+from tasks.motion.facts import measure_facts
+from tasks.motion.item import MotionItem, Reject
 
-# (name, offset in metres, children) with the body y up, facing +z, its left at +x; a leaf gets an End Site
-LEG = ("{s}UpLeg", (0.09, -0.08, 0), [("{s}Leg", (0, -0.38, 0), [("{s}Foot", (0, -0.39, 0), [
-    ("{s}ToeBase", (0.01, -0.06, 0.11), [])])])])
-ARM = ("{s}Shoulder", (0.08, 0.12, 0), [("{s}Arm", (0.10, 0.01, 0), [("{s}ForeArm", (0.02, -0.26, 0), [
-    ("{s}Hand", (0.01, -0.24, 0), [])])])])
-
-
-def sided(node, side):
-    """The left template as the Left or Right limb (mirrored through x = 0)."""
-    name, (x, y, z), children = node
-    return name.format(s=side), (x if side == "Left" else -x, y, z), [sided(c, side) for c in children]
-
-
-SKELETON = ("Hips", (0, 0, 0), [
-    ("LHipJoint", (0, 0, 0), [sided(LEG, "Left")]), ("RHipJoint", (0, 0, 0), [sided(LEG, "Right")]),
-    ("LowerBack", (0, 0, 0), [("Spine", (0, 0.12, 0), [("Spine1", (0, 0.20, 0), [
-        ("Neck", (0, 0.20, 0), [("Neck1", (0, 0.05, 0), [("Head", (0, 0.05, 0.03), [])])]),
-        sided(ARM, "Left"), sided(ARM, "Right")])])]),
-])
 FRAMES, FRAME_TIME = 121, 1 / 120  # 1 s at 120 fps
 
 
-def joint_names(node):
-    yield node[0]
-    for child in node[2]:
-        yield from joint_names(child)
+def pose(z_up: bool):
+    """Walking 1 m forward in 1 s while facing world -x and bending the left elbow; with ``z_up`` the whole
+    body is tipped onto world z by the root's X rotation, as some exporters do."""
+    def at(name, t):
+        if name == "Hips":
+            position = (-t, 0.0, 0.93) if z_up else (-t, 0.93, 0.0)  # forward = world -x
+            return position, ((90.0, 0.0, -90.0) if z_up else (0.0, -90.0, 0.0))  # x, y, z degrees
+        if name == "LeftForeArm":
+            return None, (20 * t, 10 * t, 40 * t)  # all three axes, so the order matters
+        return None, (0.0, 0.0, 0.0)
+    return at
 
 
 def write_bvh(path, unit=1.0, z_up=False, prefix="", frames=FRAMES, drop=()):
-    """The skeleton walking 1 m forward in 1 s while facing world -x and bending the left elbow.
-
-    ``unit`` is metres per file unit; with ``z_up`` the whole body is tipped onto world z by the root's
-    X rotation, as some exporters do."""
-    lines = ["HIERARCHY"]
-
-    def joint(node, depth, root=False):
-        name, offset, children = node
-        if name in drop:
-            return
-        pad = "  " * depth
-        lines.append(f"{pad}{'ROOT' if root else 'JOINT'} {prefix}{name}")
-        lines.append(pad + "{")
-        lines.append(f"{pad}  OFFSET {' '.join(f'{v / unit:.6f}' for v in offset)}")
-        channels = "Xposition Yposition Zposition Zrotation Xrotation Yrotation" if root else \
-            "Zrotation Xrotation Yrotation"
-        lines.append(f"{pad}  CHANNELS {6 if root else 3} {channels}")
-        for child in children:
-            joint(child, depth + 1)
-        if not children:
-            lines.extend([f"{pad}  End Site", pad + "  {", f"{pad}    OFFSET 0 {0.05 / unit:.6f} 0", pad + "  }"])
-        lines.append(pad + "}")
-
-    joint(SKELETON, 0, root=True)
-    names = [n for n in joint_names(SKELETON) if n not in drop]
-    lines += ["MOTION", f"Frames: {frames}", f"Frame Time: {FRAME_TIME:.8f}"]
-    for f in range(frames):
-        t = f * FRAME_TIME
-        values = []
-        for name in names:
-            if name == "Hips":
-                pos = (-t, 0.0, 0.93) if z_up else (-t, 0.93, 0.0)  # forward = world -x
-                rot = (-90.0, 90.0, 0.0) if z_up else (0.0, 0.0, -90.0)  # Z X Y, degrees
-                values += [v / unit for v in pos] + list(rot)
-            elif name == "LeftForeArm":
-                values += [40 * t, 20 * t, 10 * t]  # all three axes, so the order matters
-            else:
-                values += [0.0, 0.0, 0.0]
-        lines.append(" ".join(f"{v:.6f}" for v in values))
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(bvh_text(SKELETON, frames, FRAME_TIME, pose(z_up), unit=unit, prefix=prefix, drop=drop))
     return path
 
 
@@ -163,7 +114,7 @@ def test_directory_yields_items_and_rejects(tmp_path):
     (tmp_path / "silent.txt").write_text("\n \n")
     (tmp_path / "empty.bvh").write_text("")
 
-    entries = list(load_bvh_dir(tmp_path))
+    entries = list(load_bvh_dir(BVHConfig(root=tmp_path)))
     items = [e for e in entries if isinstance(e, MotionItem)]
     rejects = {r.item: r.reason for r in entries if isinstance(r, Reject)}
     assert [i.id for i in items] == ["a_good"] and items[0].joints.shape == (21, 22, 3)
@@ -183,4 +134,43 @@ def test_missing_file_and_folder(tmp_path):
     with pytest.raises(MotionError, match="no such file"):
         load_bvh_file(tmp_path / "nope.bvh")
     with pytest.raises(MotionError, match="no such folder"):
-        list(load_bvh_dir(tmp_path / "nope"))
+        list(load_bvh_dir(BVHConfig(root=tmp_path / "nope")))
+
+
+def standing(name, t):
+    return ((0.0, HIP_HEIGHT_M, 0.0) if name == "Hips" else None), (0.0, 0.0, 0.0)
+
+
+def without_collars(node):
+    """The skeleton with each ``*Shoulder`` (collar) joint replaced by what hangs below it."""
+    name, offset, children = node
+    kept = [grand for c in children for grand in (c[2] if c[0].endswith("Shoulder") else [c])]
+    return name, offset, [without_collars(c) for c in kept]
+
+
+@pytest.mark.parametrize("skeleton", [CMU_SKELETON, without_collars(CMU_SKELETON)], ids=["cmu", "no_collars"])
+def test_collars_and_neck_on_the_chest_get_places_of_their_own(tmp_path, skeleton):
+    """CMU's Neck, LeftShoulder and RightShoulder sit on Spine1 (zero offsets): each collar goes halfway from
+    Spine1 to its shoulder, as for a file with no collars, and the neck goes to Neck1, above the collars."""
+    path = tmp_path / "131_01.bvh"
+    path.write_text(bvh_text(skeleton, 21, 0.05, standing, unit=CMU_UNIT, order="ZYX"))
+    item = load_bvh_file(path)  # scale auto: CMU units
+    j = item.joints[0]
+    floor = HIP_HEIGHT_M - 0.91  # the toes, 0.91 m below the hips, are on y = 0
+    spine1, shoulder = np.array([0, 1.25 - floor, 0]), np.array([0.18, 1.38 - floor, 0])
+    np.testing.assert_allclose(j[JOINT["left_collar"]], spine1 + COLLAR_FRACTION * (shoulder - spine1), atol=1e-5)
+    np.testing.assert_allclose(j[JOINT["right_collar"]], j[JOINT["left_collar"]] * [-1, 1, 1], atol=1e-5)
+    np.testing.assert_allclose(j[JOINT["neck"]], [0, 1.42 - floor, 0], atol=1e-5)  # Neck1
+    distance = np.linalg.norm(j[:, None] - j[None], axis=-1) + np.eye(len(j))
+    assert distance.min() > 0.05  # all 22 joints apart
+    assert j[JOINT["spine3"], 1] < j[JOINT["left_collar"], 1] < j[JOINT["neck"], 1]
+
+
+def test_cmu_example_file_walks(tmp_path):
+    walk, _ = write_bvh_examples(tmp_path)
+    item = load_bvh_file(walk)
+    j = item.joints
+    assert j.shape == (61, 22, 3) and item.captions[0] == "a person walks forward."
+    assert not np.allclose(j[:, JOINT["left_collar"]], j[:, JOINT["right_collar"]])
+    facts = measure_facts(j, 20)
+    assert facts["direction"] == "forward" and facts["speed_mps"] == pytest.approx(1.0, abs=0.05)

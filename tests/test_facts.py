@@ -5,8 +5,8 @@ import pyarrow.parquet as pq
 import pytest
 from motion_bodies import SEATED, SQUAT, STANDING, body, moving, rot_x, straight
 
-from tasks.motion.facts import FACTS_SCHEMA, leg_length, measure_facts, posture
 from tasks.common.skeleton import JOINT
+from tasks.motion.facts import FACTS_SCHEMA, leg_length, measure_facts, posture
 
 FPS = 20
 

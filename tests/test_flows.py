@@ -5,8 +5,6 @@ Flows run against a throwaway Prefect server (`prefect_test_harness`); DVC runs 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,10 +14,8 @@ import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from prefect.artifacts import Artifact
 
-from flows.dvc_stages import DvcCommandError, pipeline_stages, set_param_args
+from flows.dvc_stages import DvcCommandError, pipeline_stages, set_param_args, stage_message
 from flows.pipeline import ARTIFACT_KEY, IN_EXPERIMENT, RAN, UP_TO_DATE, flywheel_pipeline
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 FLAKY_STAGE = (
     "  flaky:\n"
@@ -36,18 +32,12 @@ FLAKY_SCRIPT = (  # fails on its first attempt only, and counts attempts
 )
 
 
-def dvc(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        [sys.executable, "-m", "dvc", *args], cwd=repo, check=True, capture_output=True, text=True
-    ).stdout
-
-
 def runs(repo: Path) -> list[str]:
     log = repo / "runs.log"
     return log.read_text().split() if log.exists() else []
 
 
-def experiments(repo: Path) -> dict[str, dict[str, Any]]:
+def experiments(dvc: Callable[..., str], repo: Path) -> dict[str, dict[str, Any]]:
     """Experiment name -> its `dvc exp show --json` data (params, metrics)."""
     found = {}
     for baseline in json.loads(dvc(repo, "exp", "show", "--json")):
@@ -95,7 +85,7 @@ def test_param_overrides_parse_back_to_the_same_values() -> None:
 
 
 def test_pipeline_runs_stages_in_dvc_order_then_only_what_changed(
-    prefect_api: None, toy_project: Path, caplog: pytest.LogCaptureFixture
+    prefect_api: None, toy_project: Path, dvc: Callable[..., str], caplog: pytest.LogCaptureFixture
 ) -> None:
     first = flywheel_pipeline(project_dir=str(toy_project))
     assert first["stages"] == {"first": RAN, "second": RAN}
@@ -134,11 +124,48 @@ def test_stage_that_keeps_failing_fails_the_flow_with_its_output(prefect_api: No
     with open(toy_project / "dvc.yaml", "a") as fh:
         fh.write("  broken:\n    cmd: python broken.py\n    deps: [broken.py]\n")
     (toy_project / "broken.py").write_text("import sys\nprint('boom: no input data')\nsys.exit(3)\n")
-    with pytest.raises(DvcCommandError, match="(?s)repro --single-item broken.*boom: no input data"):
+    with pytest.raises(DvcCommandError, match="(?s)repro --single-item broken.*boom: no input data") as failed:
         flywheel_pipeline(project_dir=str(toy_project), stages=["broken"], retries=0)
+    # Not the one-line form of tasks.common.stage: the error starts with the command.
+    assert str(failed.value).startswith("`")
 
 
-def test_params_override_runs_as_a_dvc_experiment(prefect_api: None, toy_project: Path) -> None:
+# A stage through the project's one stage edge: a line of progress, then a missing input.
+EDGE_SCRIPT = (
+    "import sys\n"
+    "from tasks.common.stage import run_stage\n"
+    "def body():\n"
+    "    print('edge: reading inputs', flush=True)\n"
+    "    open('inputs.csv')\n"
+    "sys.exit(run_stage('edge', body))\n"
+)
+
+
+def test_stage_failure_leads_with_the_stages_one_line_message(prefect_api: None, toy_project: Path) -> None:
+    with open(toy_project / "dvc.yaml", "a") as fh:
+        fh.write("  edge:\n    cmd: python edge.py\n    deps: [edge.py]\n")
+    (toy_project / "edge.py").write_text(EDGE_SCRIPT)
+    with pytest.raises(DvcCommandError) as failed:
+        flywheel_pipeline(project_dir=str(toy_project), stages=["edge"], retries=0)
+    lines = str(failed.value).splitlines()
+    assert lines[0] == "edge: inputs.csv: no such file or folder"
+    assert lines[1].endswith(f"repro --single-item edge` in {toy_project} exited with 255; last output:")  # DVC's
+    assert "edge: reading inputs" in lines[2:]
+
+
+def test_stage_message_is_the_last_line_before_dvcs_own() -> None:
+    ran = ["edge: 100%|##| 3/3", "edge: data/x.npz: no such file or folder"]
+    dvc_error = "ERROR: failed to reproduce 'edge': failed to run: python edge.py, exited with 1"
+    assert stage_message("edge", [*ran, dvc_error]) == "edge: data/x.npz: no such file or folder"
+    assert stage_message("other", [*ran, dvc_error]) is None
+    # a crash ends in a traceback, not the stage's line: no headline (the tail has it all)
+    assert stage_message("edge", [*ran, "Traceback (most recent call last):", "KeyError: 'x'", dvc_error]) is None
+    assert stage_message("edge", []) is None
+
+
+def test_params_override_runs_as_a_dvc_experiment(
+    prefect_api: None, toy_project: Path, dvc: Callable[..., str]
+) -> None:
     result = flywheel_pipeline(
         project_dir=str(toy_project), params={"toy": {"n": 5}}, experiment_name="five-words", retries=0
     )
@@ -148,7 +175,7 @@ def test_params_override_runs_as_a_dvc_experiment(prefect_api: None, toy_project
     report = Artifact.get(ARTIFACT_KEY)
     assert report is not None and "| chars | 10 |" in report.data and "dvc exp apply five-words" in report.data
 
-    recorded = experiments(toy_project)["five-words"]
+    recorded = experiments(dvc, toy_project)["five-words"]
     assert recorded["params"]["params.yaml"]["data"]["toy"]["n"] == 5
     assert recorded["metrics"]["metrics/toy.json"]["data"]["chars"] == 10
     # The experiment ran in a scratch copy: the workspace is still the committed baseline.
@@ -156,28 +183,10 @@ def test_params_override_runs_as_a_dvc_experiment(prefect_api: None, toy_project
     assert runs(toy_project) == []
 
 
-def _motion_stage() -> dict[str, Any] | None:
-    dvc_yaml = PROJECT_ROOT / "dvc.yaml"
-    if not dvc_yaml.is_file():
-        return None
-    return (yaml.safe_load(dvc_yaml.read_text()) or {}).get("stages", {}).get("motion")
-
-
-@pytest.mark.skipif(_motion_stage() is None, reason="dvc.yaml has no `motion` stage yet")
 def test_real_project_motion_stage_as_experiment(
-    prefect_api: None,
-    tmp_path: Path,
-    init_git_dvc_repo: Callable[[Path], None],
-    commit_all: Callable[[Path, str], None],
-    copy_project_files: Callable[[Path, list[str]], None],
+    prefect_api: None, tmp_path: Path, project_copy: Callable[..., Path], dvc: Callable[..., str]
 ) -> None:
-    project = tmp_path / "project"
-    project.mkdir()
-    init_git_dvc_repo(project)
-    # The code and the stage's committed inputs (such as data/raw/), nothing generated.
-    copy_project_files(project, ["tasks", "flows", "dvc.yaml", "params.yaml", *_motion_stage()["deps"]])
-    commit_all(project, "project copy")
-
+    project = project_copy(tmp_path / "project", {})  # the code and committed inputs, nothing generated
     result = flywheel_pipeline(
         project_dir=str(project),
         stages=["motion"],
@@ -187,5 +196,5 @@ def test_real_project_motion_stage_as_experiment(
     )
     assert result["stages"] == {"motion": IN_EXPERIMENT}
     assert result["metrics"].get("metrics/motion.json"), result["metrics"]
-    recorded = experiments(project)["motion-smoke"]
+    recorded = experiments(dvc, project)["motion-smoke"]
     assert recorded["params"]["params.yaml"]["data"]["motion"]["procedural"]["motions_per_class"] == 1

@@ -7,15 +7,17 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from tasks.common.params import ParamsError
+from tasks.common.config import validate_section
 from tasks.common.motions import MotionError
+from tasks.common.params import ParamsError
 from tasks.common.skeleton import JOINT, JOINT_NAMES
-from tasks.simulate.imu import SITES, ImuConfig, SensorNoise, simulate_imu
+from tasks.simulate.imu import SITES, ImuConfig, ImuNoise, SensorNoise, simulate_imu
 from tasks.simulate.rotations import orthonormal_frames, swing_rotations
 
 G = 9.81
 FPS = 20
-QUIET = ImuConfig(noise=False)
+OFF = ImuNoise(enabled=False)
+QUIET = ImuConfig(noise=OFF)
 TORSO = ("pelvis", "chest", "head")
 LIMBS = tuple(s for s in SITES if s not in TORSO)
 
@@ -114,7 +116,7 @@ def test_circular_path_facing_forward_reads_centripetal_to_the_right() -> None:
     omega = speed / radius
     theta = omega * times(n)
     shift = radius * np.stack([np.cos(theta), np.zeros(n), np.sin(theta)], -1)
-    out = simulate_imu(clip(n, yaw=-theta, shift=shift), FPS, ImuConfig(noise=False, sites=("pelvis",)))
+    out = simulate_imu(clip(n, yaw=-theta, shift=shift), FPS, ImuConfig(noise=OFF, sites=("pelvis",)))
     pelvis = out["imu"][:, 0].astype(np.float64)
     np.testing.assert_allclose(pelvis[:, :3], steady([-speed**2 / radius, G, 0], len(pelvis)), atol=0.02)
     np.testing.assert_allclose(pelvis[:, 3:], steady([0, -omega, 0], len(pelvis)), atol=0.01)
@@ -145,7 +147,7 @@ def test_smoothing_cutoff_sets_the_amplitude_response(freq: float, gain: float) 
     """Amplitude response 1 / (1 + (f / cutoff)^4): half at the cut-off."""
     amplitude, n = 0.05, 120
     sway = amplitude * np.sin(2 * np.pi * freq * times(n))
-    cfg = ImuConfig(noise=False, sites=("pelvis",), cutoff_hz=2.0)
+    cfg = ImuConfig(noise=OFF, sites=("pelvis",), cutoff_hz=2.0)
     out = simulate_imu(clip(n, shift=np.stack([sway, np.zeros(n), np.zeros(n)], -1)), FPS, cfg)
     t = out["imu_time_s"]
     interior = (t >= 1.0) & (t <= t[-1] - 1.0)
@@ -158,7 +160,7 @@ def test_joint_jitter_gives_the_predicted_acceleration_noise() -> None:
     sigma, cutoff, n = 1e-3, 2.0, 200
     single_joint_sites = ("pelvis", "chest", "head", "left_wrist", "right_wrist", "left_ankle", "right_ankle")
     jittery = clip(n) + np.random.default_rng(7).normal(0, sigma, (n, 22, 3)).astype(np.float32)
-    out = simulate_imu(jittery, FPS, ImuConfig(noise=False, sites=single_joint_sites, cutoff_hz=cutoff))
+    out = simulate_imu(jittery, FPS, ImuConfig(noise=OFF, sites=single_joint_sites, cutoff_hz=cutoff))
     accel = np.einsum("tsij,tsj->tsi", world_from_sensor(out), out["imu"][..., :3]) - [0, G, 0]
     t = out["imu_time_s"]
     interior = (t >= 0.5) & (t <= t[-1] - 0.5)
@@ -180,7 +182,7 @@ def test_straight_arm_raised_forward_turns_about_its_side_axis() -> None:
     joints = np.repeat(REST[None], n, axis=0)
     for name in ("left_elbow", "left_wrist"):
         joints[:, JOINT[name]] = shoulder + np.einsum("tij,j->ti", swing, REST[JOINT[name]] - shoulder)
-    out = simulate_imu(joints.astype(np.float32), FPS, ImuConfig(noise=False, sites=("left_wrist",)))
+    out = simulate_imu(joints.astype(np.float32), FPS, ImuConfig(noise=OFF, sites=("left_wrist",)))
     wrist = out["imu"][:, 0].astype(np.float64)
     np.testing.assert_allclose(wrist[:, 3:], steady([0, 0, -rate], len(wrist)), atol=0.01)
     # expected frame: the rest frame carried by the swing; acceleration -rate² (wrist - shoulder)
@@ -200,7 +202,7 @@ def test_output_shapes_and_time_axis() -> None:
     np.testing.assert_allclose(out["imu_time_s"], np.arange(198) * 0.02, atol=1e-12)
     assert list(out["imu_sites"]) == list(SITES)
     assert out["imu_orientation"].shape == (198, len(SITES), 4)
-    fast = simulate_imu(clip(81), FPS, ImuConfig(noise=False, rate_hz=100, sites=("pelvis", "left_ankle")))
+    fast = simulate_imu(clip(81), FPS, ImuConfig(noise=OFF, rate_hz=100, sites=("pelvis", "left_ankle")))
     assert fast["imu"].shape == (401, 2, 6) and fast["imu_time_s"][-1] == pytest.approx(4.0)
 
 
@@ -210,7 +212,7 @@ def _noise_only(cfg: ImuConfig, seed: int) -> np.ndarray:
 
 
 def test_white_noise_has_the_configured_density_and_is_seeded() -> None:
-    cfg = ImuConfig(accel=SensorNoise(white=0.01), gyro=SensorNoise(white=0.002))
+    cfg = ImuConfig(noise=ImuNoise(accel=SensorNoise(white=0.01), gyro=SensorNoise(white=0.002)))
     err = _noise_only(cfg, seed=3)
     assert err[..., :3].std() == pytest.approx(0.01 * math.sqrt(50), rel=0.05)
     assert err[..., 3:].std() == pytest.approx(0.002 * math.sqrt(50), rel=0.05)
@@ -220,11 +222,12 @@ def test_white_noise_has_the_configured_density_and_is_seeded() -> None:
 
 
 def test_bias_walk_steps_and_constant_bias() -> None:
-    walk = _noise_only(ImuConfig(accel=SensorNoise(bias_walk=0.02), gyro=SensorNoise(bias_walk=0.004)), seed=1)
+    walking = ImuNoise(accel=SensorNoise(bias_walk=0.02), gyro=SensorNoise(bias_walk=0.004))
+    walk = _noise_only(ImuConfig(noise=walking), seed=1)
     steps = np.diff(walk, axis=0)
     assert steps[..., :3].std() == pytest.approx(0.02 * math.sqrt(0.02), rel=0.05)
     assert steps[..., 3:].std() == pytest.approx(0.004 * math.sqrt(0.02), rel=0.05)
-    constant = _noise_only(ImuConfig(accel=SensorNoise(bias=0.1), gyro=SensorNoise(bias=0.01)), seed=1)
+    constant = _noise_only(ImuConfig(noise=ImuNoise(accel=SensorNoise(bias=0.1), gyro=SensorNoise(bias=0.01))), seed=1)
     np.testing.assert_allclose(constant, np.broadcast_to(constant[0], constant.shape), atol=1e-5)
     assert 0.05 < constant[0, :, :3].std() < 0.15 and 0.005 < constant[0, :, 3:].std() < 0.015
 
@@ -260,7 +263,7 @@ def test_swing_through_the_opposite_direction_stays_finite() -> None:
 def test_forearm_pointing_straight_back_all_clip_still_reads_gravity() -> None:
     joints = clip(30)
     joints[:, JOINT["left_wrist"]] = joints[:, JOINT["left_elbow"]] + [0, 0, -0.26]
-    out = simulate_imu(joints, FPS, ImuConfig(noise=False, sites=("left_wrist",)))
+    out = simulate_imu(joints, FPS, ImuConfig(noise=OFF, sites=("left_wrist",)))
     np.testing.assert_allclose(np.linalg.norm(out["imu"][..., :3], axis=-1), G, atol=0.01)
     assert np.isfinite(out["imu"]).all()
 
@@ -276,22 +279,52 @@ def test_broken_motions_raise_one_line_errors_naming_the_item() -> None:
         simulate_imu(clip(2), FPS, QUIET)
 
 
-def test_config_from_params() -> None:
-    assert ImuConfig.from_params({}) == ImuConfig()
-    cfg = ImuConfig.from_params(
-        {"rate_hz": 100, "sites": ["pelvis", "left_wrist"], "cutoff_hz": None,
-         "noise": {"enabled": False, "gyro": {"white": 0.001}}}
-    )
-    assert (cfg.rate_hz, cfg.sites, cfg.cutoff_hz, cfg.noise) == (100.0, ("pelvis", "left_wrist"), None, False)
-    assert cfg.gyro == SensorNoise(white=0.001, bias_walk=ImuConfig().gyro.bias_walk, bias=ImuConfig().gyro.bias)
-    assert simulate_imu(clip(20), FPS, {"sites": ["head"], "noise": {"enabled": False}})["imu"].shape == (48, 1, 6)
+def test_config_from_the_params_section() -> None:
+    assert validate_section(ImuConfig, {}, "simulate.imu") == ImuConfig()
+    cfg = validate_section(ImuConfig, {"rate_hz": 100, "sites": ["pelvis", "left_wrist"], "cutoff_hz": None,
+                                       "noise": {"enabled": "off", "gyro": {"white": 0.001}}}, "simulate.imu")
+    assert (cfg.rate_hz, cfg.sites, cfg.cutoff_hz, cfg.noise.enabled) == (100.0, ("pelvis", "left_wrist"), None, False)
+    default = ImuNoise().gyro  # a partial mapping keeps the other terms' defaults
+    assert cfg.noise.gyro == SensorNoise(white=0.001, bias_walk=default.bias_walk, bias=default.bias)
+    assert simulate_imu(clip(20), FPS, cfg.model_copy(update={"sites": ("head",)}))["imu"].shape == (96, 1, 6)
     for bad, message in [
-        ({"rate": 50}, r"imu: unknown key\(s\) \['rate'\]"),
-        ({"sites": ["pelvis", "tail"]}, r"imu.sites: unknown site\(s\) \['tail'\]"),
-        ({"sites": "pelvis"}, "imu.sites: must be a list"),
-        ({"rate_hz": 0}, "imu.rate_hz: must be a positive number"),
-        ({"noise": {"accel": {"white": "loud"}}}, "imu.noise.accel.white: must be a number"),
-        ({"noise": {"gyro": {"bias": -1}}}, "imu.noise.gyro.bias: must be a number >= 0"),
+        ({"rate": 50}, "simulate.imu.rate: unknown key (did you mean 'rate_hz'?)"),
+        ({"sites": ["pelvis", "tail"]}, "simulate.imu.sites: unknown site(s) ['tail'] (known: pelvis, chest,"),
+        ({"sites": []}, "simulate.imu.sites: is empty"),
+        ({"sites": ["head", "head"]}, "simulate.imu.sites: lists a site twice: ['head', 'head']"),
+        ({"sites": "pelvis"}, "simulate.imu.sites: Input should be a valid tuple"),
+        ({"rate_hz": 0}, "simulate.imu.rate_hz: Input should be greater than 0"),
+        ({"cutoff_hz": "inf"}, "simulate.imu.cutoff_hz: Input should be a finite number"),
+        ({"noise": {"accel": {"white": "loud"}}}, "simulate.imu.noise.accel.white: Input should be a valid number"),
+        ({"noise": {"gyro": {"bias": -1}}}, "simulate.imu.noise.gyro.bias: Input should be greater than or equal to 0"),
+        ({"noise": {"enable": False}}, "simulate.imu.noise.enable: unknown key (did you mean 'enabled'?)"),
     ]:
-        with pytest.raises(ParamsError, match=message):
-            ImuConfig.from_params(bad)
+        with pytest.raises(ParamsError) as info:
+            validate_section(ImuConfig, bad, "simulate.imu")
+        assert str(info.value).startswith(f"params.yaml: {message}"), str(info.value)
+
+
+def test_merged_collars_fall_back_to_the_shoulders() -> None:
+    """CMU skeletons put both collars on the chest joint: chest and head take their left from the shoulders."""
+    merged = clip(40)
+    for side in ("left", "right"):
+        merged[:, JOINT[f"{side}_collar"]] = merged[:, JOINT["spine3"]]
+    out = simulate_imu(merged, FPS, QUIET)
+    np.testing.assert_allclose(np.linalg.norm(out["imu"][..., :3], axis=-1), G, atol=0.01)
+    assert np.abs(out["imu"][..., 3:]).max() < 1e-3
+    np.testing.assert_allclose(out["imu_orientation"], simulate_imu(clip(40), FPS, QUIET)["imu_orientation"],
+                               atol=1e-6)  # the rest pose's shoulder and collar lines agree
+    spun = clip(60, yaw=1.5 * times(60))
+    for side in ("left", "right"):
+        spun[:, JOINT[f"{side}_collar"]] = spun[:, JOINT["spine3"]]
+    gyro = simulate_imu(spun, FPS, ImuConfig(noise=OFF, sites=("chest", "head")))["imu"][..., 3:]
+    np.testing.assert_allclose(gyro, np.broadcast_to([0, 1.5, 0], gyro.shape), atol=0.03)
+    # with the shoulders merged too, the hips give the trunk its left; with nothing left, the error names joints
+    for side in ("left", "right"):
+        merged[:, JOINT[f"{side}_shoulder"]] = merged[:, JOINT["spine3"]]
+    chest = simulate_imu(merged, FPS, ImuConfig(noise=OFF, sites=("chest",)))
+    np.testing.assert_allclose(world_from_sensor(chest)[20, 0], np.eye(3), atol=1e-3)
+    for side in ("left", "right"):
+        merged[:, JOINT[f"{side}_hip"]] = merged[:, JOINT["pelvis"]]
+    with pytest.raises(MotionError, match=r"^cmu_01: IMU site chest: joints right_hip and left_hip coincide"):
+        simulate_imu(merged, FPS, ImuConfig(noise=OFF, sites=("chest",)), item="cmu_01")

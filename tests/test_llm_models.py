@@ -32,7 +32,8 @@ def user(text: str) -> list[dict[str, str]]:
 @pytest.fixture(scope="module")
 def embedded(smollm_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     cache = tmp_path_factory.mktemp("cache") / "llm.sqlite"
-    with make_client({"backend": "embedded", "model_dir": str(smollm_dir), "cache": str(cache), "batch_size": 8}) as client:
+    settings = {"backend": "embedded", "model_dir": str(smollm_dir), "cache": str(cache), "batch_size": 8}
+    with make_client(settings) as client:
         yield client
 
 
@@ -64,7 +65,8 @@ def generate(backend: EmbeddedBackend, requests: list[ChatRequest]) -> list[str]
 def test_batched_equals_one_at_a_time(embedded):
     """Prompts of different lengths force left padding; the sampled rows check per-row seeding."""
     backend = embedded.backend  # straight to the model, past the cache; one batch of 5
-    requests = [ChatRequest(user(p), key=str(i), max_tokens=8, temperature=0.0, seed=0) for i, p in enumerate(PROMPTS[1:])]
+    requests = [ChatRequest(user(p), key=str(i), max_tokens=8, temperature=0.0, seed=0)
+                for i, p in enumerate(PROMPTS[1:])]
     requests += [
         ChatRequest(user(PROMPTS[2]), key="sampled-1", max_tokens=8, temperature=0.9, seed=1),
         ChatRequest(user(PROMPTS[2]), key="sampled-2", max_tokens=8, temperature=0.9, seed=2),
@@ -82,7 +84,8 @@ class Activity(BaseModel):
 def worked_example(text: str) -> list[dict[str, str]]:
     """Zero-shot SmolLM2 ignores JSON instructions; a system prompt plus one example works."""
     return [
-        {"role": "system", "content": 'You label motion descriptions. Reply with one JSON object with the key "activity".'},
+        {"role": "system",
+         "content": 'You label motion descriptions. Reply with one JSON object with the key "activity".'},
         {"role": "user", "content": "A person jogs around the park."},
         {"role": "assistant", "content": '{"activity": "jogging"}'},
         {"role": "user", "content": text},

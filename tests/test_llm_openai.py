@@ -97,6 +97,9 @@ def test_api_key_is_used_but_never_written(tmp_path, monkeypatch, caplog):
     secret = "sk-mmflywheel-TEST-9f3c2e7d41"
     monkeypatch.setenv("MMFLYWHEEL_TEST_KEY", secret)
     caplog.set_level(logging.DEBUG)
+    # the HTTP libraries' own debug lines too (a stage run quiets them, and that setting outlives the run)
+    for name in ("httpx", "httpcore", "httpx2", "httpcore2", "openai._base_client"):
+        caplog.set_level(logging.DEBUG, logger=name)
     cache = tmp_path / "out" / "llm.sqlite"
     with FaultServer({"fails": ["500"] * 5}) as server:
         with make_client(settings(server, cache, api_key_env="MMFLYWHEEL_TEST_KEY")) as client:
@@ -141,3 +144,76 @@ def test_structured_keeps_infrastructure_failures_apart(tmp_path):
     assert not result.ok and result.reason is None and "500" in result.error
     assert server.hits["down"] == 3  # transport retries only; no parse retries on top
 
+
+
+def test_a_server_that_echoes_the_key_in_a_long_error_never_leaks_any_of_it(monkeypatch, caplog):
+    # The error text was cut to 300 characters before the key was scrubbed: with the key at character
+    # 276 its first 24 characters got out. Scrubbing first leaves nothing of it to cut.
+    secret = "sk-mmflywheel-LEAK-0123456789abcdef0123456789"
+    monkeypatch.setenv("MMFLYWHEEL_TEST_KEY", secret)
+    head = "BadRequestError 400: Error code: 400 - "  # what the error text holds before the server's message
+    start = 276 - len("Bearer ")  # the server's message echoes "Bearer <key>" with the key at character 276
+    caplog.set_level(logging.DEBUG)
+    with FaultServer({"echo": [f"echo-auth:{start - len(head)}"]}) as server:
+        with make_client(settings(server, None, api_key_env="MMFLYWHEEL_TEST_KEY")) as client:
+            (result,) = client.complete_many(ask(["echo"]))
+    assert result.error.startswith(head + ".") and result.error.index("Bearer ***") == start
+    gave_up = " (gave up after 1 attempt)"
+    assert result.error.endswith("." + gave_up) and len(result.error) == 300 + len(gave_up)
+    for text in (result.error, caplog.text):
+        assert secret[:6] not in text and "LEAK" not in text
+
+
+def test_another_server_under_the_same_model_name_is_asked_not_the_cache(tmp_path):
+    cache = tmp_path / "llm.sqlite"
+    with FaultServer() as old, FaultServer({"hi": ["say:from the new server"]}) as new:
+        with make_client(settings(old, cache)) as client:
+            assert client.complete_many(ask(["hi"]))[0].text == "reply to: hi"
+        with make_client(settings(new, cache)) as client:
+            (moved,) = client.complete_many(ask(["hi"]))
+        with make_client(settings(old, cache)) as client:
+            (back,) = client.complete_many(ask(["hi"]))
+    assert (moved.text, moved.cached, new.hits["hi"]) == ("from the new server", False, 1)
+    assert (back.text, back.cached, old.hits["hi"]) == ("reply to: hi", True, 1)
+
+
+def test_a_reply_that_does_not_parse_never_blocks_a_new_try(tmp_path):
+    cache = tmp_path / "llm.sqlite"
+    script = {"label it": ["say:not json", "say:still not json", 'say:{"activity": "walking"}']}
+    with FaultServer(script) as server:
+        def run(structured: bool):
+            with make_client(settings(server, cache)) as client:
+                if structured:
+                    return client.generate_structured(ask(["label it"]), Label, max_attempts=1)[0]
+                return client.complete_many(ask(["label it"]))[0]
+
+        assert run(structured=False).text == "not json"  # plain text is a fine answer, and cached
+        first = run(structured=True)  # the cached text does not parse: asked again, not cached
+        assert (first.ok, first.raw, server.hits["label it"]) == (False, "still not json", 2)
+        second = run(structured=True)
+        assert (second.ok, second.value, server.hits["label it"]) == (True, Label(activity="walking"), 3)
+        assert run(structured=True).ok and server.hits["label it"] == 3  # a parsed reply is cached
+        assert run(structured=False).text == '{"activity": "walking"}'
+
+
+def test_a_reply_the_caller_can_use_is_cached_though_it_does_not_parse(tmp_path):
+    with FaultServer({"walk": ["say:It is walking."]}) as server:
+        for _ in range(2):
+            with make_client(settings(server, tmp_path / "llm.sqlite")) as client:
+                (result,) = client.generate_structured(ask(["walk"]), Label, max_attempts=1,
+                                                       usable=lambda text: "walking" in text)
+            assert not result.ok and result.raw == "It is walking."
+    assert server.hits["walk"] == 1
+
+
+def test_logs_stay_short_one_warning_per_kind_of_failure_and_one_summary(tmp_path, caplog):
+    downs = [f"down-{i}" for i in range(5)]
+    caplog.set_level(logging.INFO, logger="tasks.llm")
+    with FaultServer(dict.fromkeys(downs, ["500"] * 2)) as server:
+        with make_client(settings(server, tmp_path / "llm.sqlite", max_retries=1)) as client:
+            client.complete_many(ask(["ok-1", "ok-2", *downs]))
+            client.complete_many(ask(["ok-1", "ok-2"]))
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert len(lines) == 2 and lines[0][0] == "WARNING"
+    assert lines[0][1].startswith("LLM request 'down-") and "InternalServerError 500" in lines[0][1]
+    assert lines[1] == ("INFO", "LLM openai/test-model: 9 requests, 2 from the cache, 7 sent (5 retried), 5 failed")

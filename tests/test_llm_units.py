@@ -1,4 +1,5 @@
 """The LLM layer's pure parts: JSON extraction, feedback retries, config, pacing, cache, usage."""
+import logging
 import random
 import sqlite3
 import subprocess
@@ -9,8 +10,11 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from tasks.common.config import validate_section
+from tasks.common.params import ParamsError
 from tasks.llm.cache import ResponseCache, cache_key, request_fingerprint
 from tasks.llm.config import LLMConfig, LLMConfigError, Prices
+from tasks.llm.embedded import EmbeddedBackend
 from tasks.llm.records import ChatRequest, ChatResult, TokenUsage
 from tasks.llm.retry import Backoff, RateLimiter, retry_after_seconds
 from tasks.llm.structured import NoJSON, extract_json, parse_reply, with_feedback
@@ -67,34 +71,57 @@ def test_request_rejects_unknown_roles():
 
 
 def test_config_rejects_typos_and_keys_in_place_of_variable_names():
-    with pytest.raises(LLMConfigError, match="llm.max_tokenz"):
-        LLMConfig.from_params({"max_tokenz": 5})
+    with pytest.raises(ParamsError) as err:
+        validate_section(LLMConfig, {"max_tokenz": 5}, "llm")
+    assert str(err.value) == "params.yaml: llm.max_tokenz: unknown key (did you mean 'max_tokens'?)"
+    with pytest.raises(ParamsError, match=r"^params.yaml: llm.prices_per_mtok.promt: unknown key \(did you mean"):
+        validate_section(LLMConfig, {"prices_per_mtok": {"promt": 1.0}}, "llm")
     secret = "sk-proj-abc123"
-    with pytest.raises(LLMConfigError) as err:
-        LLMConfig.from_params({"api_key_env": secret})
-    assert "NAME of an environment variable" in str(err.value)
+    with pytest.raises(ParamsError) as err:
+        validate_section(LLMConfig, {"api_key_env": secret}, "llm")
+    assert "llm.api_key_env: Value error, must be the NAME of an environment variable" in str(err.value)
     assert secret not in str(err.value) and err.value.__cause__ is None
+    assert issubclass(LLMConfigError, ParamsError)  # a stage reports either on one line
+
+
+OPENAI = {"base_url": "http://127.0.0.1:8000/v1", "token_limit_param": "max_tokens"}
 
 
 def test_cache_key_covers_every_setting_but_not_the_item_key():
     base = ChatRequest(user("hi"), key="a", max_tokens=8, temperature=0.0, seed=0)
-    key = cache_key(request_fingerprint("openai", "m", base))
-    assert cache_key(request_fingerprint("openai", "m", ChatRequest(user("hi"), "b", 8, 0.0, 0))) == key
+    key = cache_key(request_fingerprint("openai", "m", OPENAI, base))
+    assert cache_key(request_fingerprint("openai", "m", OPENAI, ChatRequest(user("hi"), "b", 8, 0.0, 0))) == key
     variants = [
-        request_fingerprint("embedded", "m", base),
-        request_fingerprint("openai", "m2", base),
-        request_fingerprint("openai", "m", ChatRequest(user("hi!"), "a", 8, 0.0, 0)),
-        request_fingerprint("openai", "m", ChatRequest(user("hi"), "a", 9, 0.0, 0)),
-        request_fingerprint("openai", "m", ChatRequest(user("hi"), "a", 8, 0.5, 0)),
-        request_fingerprint("openai", "m", ChatRequest(user("hi"), "a", 8, 0.0, 1)),
+        request_fingerprint("embedded", "m", OPENAI, base),
+        request_fingerprint("openai", "m2", OPENAI, base),
+        request_fingerprint("openai", "m", {**OPENAI, "base_url": "http://10.0.0.2:8000/v1"}, base),
+        request_fingerprint("openai", "m", {**OPENAI, "token_limit_param": "max_completion_tokens"}, base),
+        request_fingerprint("embedded", "m", {"model_digest": "ab12"}, base),
+        request_fingerprint("openai", "m", OPENAI, ChatRequest(user("hi!"), "a", 8, 0.0, 0)),
+        request_fingerprint("openai", "m", OPENAI, ChatRequest(user("hi"), "a", 9, 0.0, 0)),
+        request_fingerprint("openai", "m", OPENAI, ChatRequest(user("hi"), "a", 8, 0.5, 0)),
+        request_fingerprint("openai", "m", OPENAI, ChatRequest(user("hi"), "a", 8, 0.0, 1)),
     ]
     assert len({key, *map(cache_key, variants)}) == 1 + len(variants)
+
+
+def test_the_embedded_key_changes_with_the_weights_not_with_the_folder_name(tmp_path):
+    def identity(folder: Path, weights: bytes) -> dict:
+        folder.mkdir()
+        (folder / "config.json").write_text("{}")
+        (folder / "model.safetensors").write_bytes(weights)
+        return EmbeddedBackend(LLMConfig(model_dir=str(folder))).identity  # the model itself is never loaded
+
+    first = identity(tmp_path / "a", b"weights")
+    assert first == identity(tmp_path / "b", b"weights")
+    assert first != identity(tmp_path / "c", b"weights, fine-tuned")
+    assert list(first) == ["model_digest"] and len(first["model_digest"]) == 64
 
 
 def test_cache_persists_successes_and_refuses_failures(tmp_path):
     path = tmp_path / "llm.sqlite"
     request = ChatRequest(user("hi"), key="a", max_tokens=8, temperature=0.0, seed=0)
-    fingerprint = request_fingerprint("openai", "m", request)
+    fingerprint = request_fingerprint("openai", "m", OPENAI, request)
     ok = ChatResult("a", "hello", "m-served", "openai", TokenUsage(3, 2), "stop")
     cache = ResponseCache(path)
     cache.put(cache_key(fingerprint), fingerprint, ok)
@@ -104,10 +131,40 @@ def test_cache_persists_successes_and_refuses_failures(tmp_path):
 
     reopened = ResponseCache(path)
     hit = reopened.get(cache_key(fingerprint), "item-7")
-    assert (hit.key, hit.text, hit.model, hit.usage, hit.cached) == ("item-7", "hello", "m-served", TokenUsage(3, 2), True)
+    assert (hit.key, hit.text, hit.model, hit.usage) == ("item-7", "hello", "m-served", TokenUsage(3, 2)) and hit.cached
     assert reopened.get("other", "b") is None and len(reopened) == 1
     reopened.close()
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def answer(i: int, size: int = 10) -> ChatResult:
+    return ChatResult(f"k{i}", f"answer {i} " + "x" * size, "m", "openai", TokenUsage(1, 1), "stop")
+
+
+def test_a_full_cache_warns_once_and_still_serves_what_it_holds(tmp_path, caplog):
+    path = tmp_path / "llm.sqlite"
+    cache = ResponseCache(path)
+    cache.put("key0", {"i": 0}, answer(0))
+    # No more pages than it has now: the next growth fails as on a full disk (SQLITE_FULL).
+    cache._conn.execute(f"PRAGMA max_page_count = {cache._conn.execute('PRAGMA page_count').fetchone()[0]}")
+    with caplog.at_level(logging.WARNING, logger="tasks.llm.cache"):
+        for i in range(1, 6):
+            cache.put(f"key{i}", {"i": i}, answer(i, size=4000))
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: cannot write the LLM response cache (database or disk is full); going on without caching new "
+        "answers (this run's answers are kept, a rerun asks the uncached ones again)"]
+    assert cache.get("key0", "x").text == "answer 0 xxxxxxxxxx" and cache.get("key5", "x") is None
+    cache.close()
+    assert len(ResponseCache(path)) == 1
+
+
+def test_a_cache_that_cannot_be_opened_is_skipped_with_one_warning(tmp_path, caplog):
+    (tmp_path / "file").write_text("not a folder")
+    with caplog.at_level(logging.WARNING, logger="tasks.llm.cache"):
+        assert ResponseCache.open(tmp_path / "file" / "llm.sqlite") is None
+    (record,) = caplog.records
+    assert record.getMessage().startswith(f"{tmp_path}/file/llm.sqlite: cannot open the LLM response cache (")
+    assert record.getMessage().endswith("); going on without it")
 
 
 # One process of the shared-cache test: wait for the common start time, open the cache, store one answer.

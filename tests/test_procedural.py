@@ -3,21 +3,25 @@ determinism, configuration errors, and the kinematic building blocks against kno
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
 
+from tasks.common.config import validate_section
+from tasks.common.params import ParamsError
+from tasks.common.seeds import item_seed
+from tasks.common.skeleton import BONES, FPS, JOINT
+from tasks.motion.config import ProceduralConfig
 from tasks.motion.facts import headings, measure_facts
 from tasks.motion.item import MotionItem
 from tasks.motion.procedural import CLASSES, generate, generate_library
 from tasks.motion.procedural.body import Body, Pose, arm_target, assemble, two_bone_ik
 from tasks.motion.procedural.curves import CRUISE_RISE, cruise, hermite_track, keyframes, minjerk, quintic
 from tasks.motion.procedural.gait import Gait, speed_profile
-from tasks.motion.procedural.library import MIN_AREA, SPECS, motion_seed
+from tasks.motion.procedural.library import MIN_AREA, SPECS
 from tasks.motion.procedural.locomotion import _travel
 from tasks.motion.procedural.scene import Area, Scene
-from tasks.common.skeleton import BONES, FPS, JOINT
 
 SEEDS = (0, 1, 2, 3)
 FEET = [JOINT[n] for n in ("left_ankle", "right_ankle", "left_foot", "right_foot")]
@@ -28,9 +32,9 @@ TRAVELS = [label for label in CLASSES if SPECS[label].travels] + ["jump_forward"
 TIGHT = Area(forward_m=1.2, backward_m=1.0, side_m=1.5)  # the smallest area allowed
 
 
-@lru_cache(maxsize=None)
-def motion(label: str, seed: int, area: Area | None = None) -> MotionItem:
-    return generate(label, seed, seed=motion_seed(seed, label, 0), area=area)
+@cache
+def motion(label: str, seed: int, area: Area = Area()) -> MotionItem:
+    return generate(label, seed, seed=item_seed(seed, label, 0), area=area)
 
 
 def all_motions(label: str) -> list[MotionItem]:
@@ -108,7 +112,7 @@ def test_item_contract(label):
         item = motion(label, seed)
         assert item.id == f"proc_{label}_{seed:03d}" and item.source == "procedural" and item.label == label
         assert item.split is None and item.fps == FPS
-        assert item.origin == f"procedural:{label}:seed={motion_seed(seed, label, 0)}"
+        assert item.origin == f"procedural:{label}:seed={item_seed(seed, label, 0)}"
         j = item.joints
         assert j.dtype == np.float32 and j.ndim == 3 and j.shape[1:] == (22, 3) and np.isfinite(j).all()
         assert 2.0 <= len(j) / FPS <= 10.0
@@ -355,7 +359,7 @@ def test_travel_plans_keep_the_path_and_the_next_footfall_in_the_room():
 
 def test_a_walk_stops_where_the_area_ends_and_walks_on_in_a_bigger_one():
     near = generate("walk", 0, seed=1, duration_s=(9.5, 10.0))
-    far = generate("walk", 0, seed=1, duration_s=(9.5, 10.0), area={"forward_m": 20.0})
+    far = generate("walk", 0, seed=1, duration_s=(9.5, 10.0), area=Area(forward_m=20.0))
     assert len(near.joints) / FPS < 5.0 and end_speed(near.joints) < 0.1  # stopped, and the clip ends soon after
     assert near.joints[:, JOINT["pelvis"], 2].max() < 2.0 - 0.1
     assert 9.5 <= len(far.joints) / FPS <= 10.0 and far.joints[-1, JOINT["pelvis"], 2] > 8.0
@@ -365,7 +369,7 @@ def test_a_walk_stops_where_the_area_ends_and_walks_on_in_a_bigger_one():
 def test_captions_say_stops_only_when_the_person_stops(label):
     for seed in SEEDS:
         for span in ((4.0, 8.0), (2.0, 2.5)):
-            item = generate(label, seed, seed=motion_seed(seed, label, 1), duration_s=span)
+            item = generate(label, seed, seed=item_seed(seed, label, 1), duration_s=span)
             said = any("stop" in c.lower() for c in item.captions)
             if said:
                 assert end_speed(item.joints) < 0.1, f"{item.id}: {item.captions}"
@@ -434,14 +438,18 @@ def test_generation_is_deterministic():
     assert not np.array_equal(a.joints[:10], generate("jog", 3, seed=43).joints[:10])
 
 
+def library(seed: int, **cfg) -> list[MotionItem]:
+    return list(generate_library(validate_section(ProceduralConfig, cfg, "motion.procedural"), seed))
+
+
 def test_each_motion_seed_depends_only_on_its_own_class_and_number():
-    alone = list(generate_library({"motions_per_class": 2, "classes": ["clap"]}, seed=5))
-    mixed = list(generate_library({"motions_per_class": 2, "classes": ["walk", "clap"]}, seed=5))
+    alone = library(5, motions_per_class=2, classes=["clap"])
+    mixed = library(5, motions_per_class=2, classes=["walk", "clap"])
     assert [m.id for m in mixed] == ["proc_walk_000", "proc_walk_001", "proc_clap_000", "proc_clap_001"]
     for x, y in zip(alone, mixed[2:]):
         assert x.id == y.id and np.array_equal(x.joints, y.joints) and x.captions == y.captions
-    assert not np.array_equal(alone[0].joints, list(generate_library({"motions_per_class": 1, "classes": ["clap"]},
-                                                                     seed=6))[0].joints)
+    assert alone[1].origin == f"procedural:clap:seed={item_seed(5, 'clap', 1)}"
+    assert not np.array_equal(alone[0].joints, library(6, motions_per_class=1, classes=["clap"])[0].joints)
 
 
 @pytest.mark.parametrize("label", CLASSES)
@@ -460,37 +468,40 @@ def test_short_and_long_clips(label):
 
 
 def test_library_follows_the_config():
-    items = list(generate_library({"motions_per_class": 1, "classes": "all", "duration_s": [2, 2.5],
-                                   "body_height_m": [1.6, 1.6]}, seed=0))
+    items = library(0, motions_per_class=1, classes="all", duration_s=[2, 2.5], body_height_m=[1.6, 1.6])
     assert [m.label for m in items] == list(CLASSES)
     for m in items:
         assert 2.0 <= len(m.joints) / FPS <= 10.0 and m.facts["body_height_m"] == pytest.approx(1.6)
     long = generate("wave", 0, seed=1, duration_s=(9.5, 10.0))
     assert 9.5 <= len(long.joints) / FPS <= 10.0
-    walks = list(generate_library({"motions_per_class": 3, "classes": ["walk"], "area": {"forward_m": 1.2}}, seed=0))
+    walks = library(0, motions_per_class=3, classes=["walk"], area={"forward_m": 1.2})
     assert all(overreach(m.joints, Area(forward_m=1.2)) <= 0.0 for m in walks)
     assert max(m.joints[:, JOINT["pelvis"], 2].max() for m in walks) < 1.2 - 0.1
+    assert library(0, motions_per_class=0) == []
 
 
 @pytest.mark.parametrize("cfg, message", [
-    ({"classes": ["walk", "moonwalk"]}, "moonwalk"),
-    ({"classes": "everything"}, "classes"),
-    ({"motions_per_class": -1}, "motions_per_class"),
-    ({"motions_per_class": 2.5}, "motions_per_class"),
-    ({"duration_s": [1, 5]}, "duration_s"),
-    ({"duration_s": [6, 4]}, "duration_s"),
-    ({"duration_s": 5}, "duration_s"),
-    ({"body_height_m": [0.5, 1.8]}, "body_height_m"),
-    ({"area": {"forward_m": 0.5}}, r"area\.forward_m.*1\.2"),
-    ({"area": {"side_m": "wide"}}, r"area\.side_m"),
-    ({"area": {"up_m": 3.0}}, "up_m"),
-    ({"area": 2.0}, "area"),
+    ({"classes": ["walk", "moonwalk"]}, "motion.procedural.classes: unknown class 'moonwalk' (valid: walk, jog, "),
+    ({"classes": "everything"}, "motion.procedural.classes: expected 'all' or a list of labels, got 'everything'"),
+    ({"motions_per_class": -1}, "motion.procedural.motions_per_class: Input should be greater than or equal to 0"),
+    ({"motions_per_class": 2.5}, "motion.procedural.motions_per_class: Input should be a valid integer"),
+    ({"duration_s": [1, 5]}, "motion.procedural.duration_s: need 2 <= min <= max <= 10, got [1, 5]"),
+    ({"duration_s": [6, 4]}, "motion.procedural.duration_s: need 2 <= min <= max <= 10, got [6, 4]"),
+    ({"duration_s": 5}, "motion.procedural.duration_s: Input should be a valid tuple"),
+    ({"body_height_m": [0.5, 1.8]}, "motion.procedural.body_height_m: need 1.2 <= min <= max <= 2.2, got [0.5, 1.8]"),
+    ({"area": {"forward_m": 0.5}}, "motion.procedural.area.forward_m: Input should be greater than or equal to 1.2"),
+    ({"area": {"side_m": "wide"}}, "motion.procedural.area.side_m: Input should be a valid number"),
+    ({"area": {"up_m": 3.0}}, "motion.procedural.area.up_m: unknown key (valid: backward_m, forward_m, side_m)"),
+    ({"area": 2.0}, "motion.procedural.area: Input should be a valid dictionary"),
 ])
 def test_config_errors_name_the_problem(cfg, message):
-    with pytest.raises(ValueError, match=message) as err:
-        list(generate_library(cfg, seed=0))
-    if message == "moonwalk":
-        assert "walk_circle" in str(err.value)  # lists the valid labels
+    with pytest.raises(ParamsError) as err:
+        library(0, **cfg)
+    assert str(err.value).startswith(f"params.yaml: {message}") and "\n" not in str(err.value)
+
+
+def test_the_config_accepts_the_smallest_area():
+    assert validate_section(ProceduralConfig, {"area": vars(MIN_AREA)}, "motion.procedural").area.area() == MIN_AREA
 
 
 def test_unknown_label_is_rejected():

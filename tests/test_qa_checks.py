@@ -85,6 +85,10 @@ def test_one_side_is_not_both():
     ("The person walks toward the radar.", facts("walk", direction="forward", movement="approaching"), None),
     ("The person moves toward the radar while waving.", facts(movement="no net movement"),
      "direction: says toward the radar, facts say no net movement"),
+    # a motion without measured facts (null in the manifest): a distance is unsupported, a way is not contradicted
+    ("The person walks 2 m forward.", facts(None, direction=None),
+     "direction: says travels 2 m, facts say nothing about travel"),
+    ("The person walks forward.", facts(None, direction=None), None),
 ])
 def test_directions_must_match(answer, f, expected):
     assert check_pair(Q, answer, f) == expected

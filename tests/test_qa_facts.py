@@ -1,20 +1,28 @@
 """Grounding facts of the qa stage: trend text, repetitions and laterality, radar facts, fact sheets, prompts."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from motion_bodies import STANDING, straight
 
+from tasks.common.motions import load_manifest
+from tasks.common.skeleton import JOINT
 from tasks.motion.facts import measure_facts
 from tasks.motion.procedural import generate
-from tasks.common.skeleton import JOINT
+from tasks.motion.stage import MANIFEST_SCHEMA
 from tasks.qa.config import sample_categories
-from tasks.qa.facts import fact_lines, fact_sheet, ground_facts
-from tasks.qa.kinematics import estimate_repetitions, motion_facts
+from tasks.qa.facts import SheetConfig, fact_lines, fact_sheet, ground_facts, manifest_fields
+from tasks.qa.kinematics import KinematicsConfig, estimate_repetitions, motion_facts
 from tasks.qa.prompts import PromptError, Prompts
-from tasks.qa.radar import radar_facts
+from tasks.qa.radar import RadarFactConfig, radar_facts
 from tasks.qa.trends import describe, segment_trends
-from tasks.simulate.signals import SimulateConfig, simulate_motion
+from tasks.simulate.config import SimulateConfig
+from tasks.simulate.signals import simulate_motion
 
 FPS = 20
 # a small radar keeps each simulated motion well under a second (as in the simulate stage's tests)
@@ -126,3 +134,58 @@ def test_categories_are_drawn_by_weight_and_reproducibly():
     counts = {c: sum(c in d for d in draws) for c in "abd"}
     assert counts["d"] > counts["a"] and counts["d"] > counts["b"]
     assert sample_categories("m", weights, 10, seed=0) == ["a", "b", "d"]
+
+
+def manifest_row(**fields) -> dict:
+    row = {"id": "m", "split": "train", "source": "bvh", "label": None, "fps": FPS, "n_frames": 90,
+           "duration_s": 4.5, "captions": [], "facts": None, "joints_path": "joints/m.npy", "origin": None}
+    return {**row, **fields}
+
+
+def test_null_labels_empty_captions_and_null_facts_read_through_pandas_are_none_empty_and_empty(tmp_path):
+    # pandas turns a null string into NaN (a float) and a list into an array: what broke f["label"].replace
+    rows = [manifest_row(id="bvh_0"),
+            manifest_row(id="h3d_1", source="humanml3d", captions=["a man waves"], facts={"hand": "left"}),
+            manifest_row(id="proc_2", label="wave", captions=["waves", "says hi"])]
+    pq.write_table(pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA), tmp_path / "manifest.parquet")
+    read = load_manifest(tmp_path).to_dict("records")
+    assert isinstance(read[0]["label"], float)  # NaN: the reason manifest_fields exists
+    fields = [manifest_fields(row) for row in read]
+    assert fields[0] == (None, [], {})
+    assert fields[1][:2] == (None, ["a man waves"]) and fields[1][2]["hand"] == "left"
+    assert fields[1][2]["repetitions"] is None  # a null struct field
+    assert fields[2][:2] == ("wave", ["waves", "says hi"])
+
+
+def test_a_motion_without_label_captions_or_facts_gets_only_the_lines_it_has_facts_for(left_wave_3):
+    joints = left_wave_3.joints
+    signals = simulate_motion(joints, FPS, SMALL.radar, SMALL.imu, 0, "bvh_0")
+    facts = ground_facts(manifest_row(id="bvh_0", label=float("nan")), joints, signals)
+    assert (facts["label"], facts["captions"], facts["motion"]["most_active_limbs"]) == (None, [], None)
+    unknown = ["activity", "caption", "duration", "posture", "travel", "turn", "speed", "limbs", "hand", "leg"]
+    assert fact_lines(facts, unknown) == {}
+    # no count either: without the measured limbs there is no main limb to count (and the wave never leaves
+    # the ground); the sensors and the radar say what they measured
+    assert set(fact_lines(facts)) == {"imu_trend", "imu_peak", "sensors", "radar_range", "radar_trend",
+                                      "radar_doppler", "radar_points"}
+
+
+def test_the_fact_thresholds_from_params_reach_the_facts(left_wave_3):
+    wave = synthetic_wave(3)  # swings of 0.6 s: a moving average over two of them flattens them all
+    assert estimate_repetitions(wave, FPS, "left_arm") == 3
+    assert estimate_repetitions(wave, FPS, "left_arm", KinematicsConfig(smooth_s=1.2)) is None
+    joints = left_wave_3.joints
+    facts = motion_facts(joints, FPS, measure_facts(joints, FPS))
+    squat = {"motion": {**facts, "pelvis_drop_share": 0.2, "pelvis_drop_m": 0.18, "pelvis_rise_m": 0.0, "flights": 0}}
+    assert fact_lines(squat, ["vertical"]) == {"vertical": "hips lower by 0.18 m"}
+    assert fact_lines(squat, ["vertical"], SheetConfig(lower_share=0.25)) == {}
+    signals = simulate_motion(straight(STANDING, (0.0, 1.5), 3 * FPS), FPS, SMALL.radar, SMALL.imu, 0, "walk")
+    assert radar_facts(signals)["movement"] == "approaching"
+    assert radar_facts(signals, RadarFactConfig(move_m=3.0))["movement"] == "no net movement"
+
+
+def test_qa_imports_nothing_of_the_motion_or_simulate_stages():
+    code = ("import sys, tasks.qa.stage; "
+            "print(sorted(m for m in sys.modules if m.startswith(('tasks.motion', 'tasks.simulate'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -5,19 +5,28 @@ Set MMFLYWHEEL_LLM_DIR to an already converted SmolLM2 folder to skip the ~25 s 
 """
 from __future__ import annotations
 
+import errno
 import json
+import logging
+import os
+import re
+import shutil
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 from fault_server import FaultServer
 
+import tasks.qa.stage
 from tasks.common.io import RejectLog
 from tasks.motion.procedural import generate
-from tasks.motion.stage import finish_item, write_dataset
+from tasks.motion.stage import MANIFEST_SCHEMA, finish_item, write_dataset
 from tasks.qa.prompts import Prompts
-from tasks.qa.stage import QA_COLUMNS, main as qa_main
+from tasks.qa.stage import QA_COLUMNS
+from tasks.qa.stage import main as qa_main
 from tasks.simulate.stage import main as simulate_main
 
 SIMULATE = {"seed": 0, "device": "cpu", "radar": {"n_chirps": 16, "n_samples": 64, "max_range_m": 4.0, "n_angle": 32,
@@ -96,7 +105,7 @@ def test_every_reply_is_checked_and_accounted_for(data, tmp_path):
     with FaultServer({marker[c]: actions for c, actions in script.items()}) as server:
         llm = {"backend": "openai", "model": "scripted", "base_url": server.base_url, "max_retries": 0,
                "max_concurrency": 1, "requests_per_minute": 0}
-        assert run_qa(data, tmp_path, llm, questions_per_motion=8) == 0
+        assert run_qa(data, tmp_path, llm, questions_per_motion=8, max_error_rate=0.5) == 0  # 2 errors in 16
 
     qa = pd.read_parquet(tmp_path / "qa/qa.parquet")
     assert list(qa.columns) == QA_COLUMNS
@@ -200,3 +209,105 @@ def test_shards_merged_equal_the_plain_run_with_the_embedded_model(four, smollm_
     assert run_qa_mode(data, sharded, llm, ["--merge", str(shards[0]), str(plain)], bad, **qa) == 1
     assert f"qa: {plain}: not a qa shard folder (missing qa.parquet" in capsys.readouterr().err
     assert not bad.exists()
+
+
+def markers() -> dict[str, str]:
+    """category -> what the fault server keys its script on (the first user turn: the category's example)."""
+    prompts = Prompts.load("prompts/qa/qa.yaml")
+    return {c: prompts.messages(c, {})[1]["content"] for c in CATEGORIES}
+
+
+def scripted(server: FaultServer, **llm) -> dict:
+    return {"backend": "openai", "model": "scripted", "base_url": server.base_url, "max_retries": 0,
+            "max_concurrency": 1, "requests_per_minute": 0, **llm}
+
+
+PARSABLE = [say("What does the person do in the recording?", "The person moves their arms.")] * 10
+
+
+def test_llm_errors_above_max_error_rate_fail_after_writing_and_a_rerun_asks_only_them(data, tmp_path, capsys):
+    marker = markers()
+    script = {m: PARSABLE for m in marker.values()}
+    with FaultServer({**script, marker["activity"]: ["500"] * 4}) as server:
+        llm = scripted(server)
+        # 2 of 16 requests fail: tolerated at max_error_rate 0.2
+        assert run_qa(data, tmp_path, llm, questions_per_motion=8, max_error_rate=0.2) == 0
+        assert json.loads((tmp_path / "metrics/qa.json").read_text())["llm_errors"] == 2
+
+        capsys.readouterr()
+        assert run_qa(data, tmp_path, llm, questions_per_motion=8) == 1  # the default, 0: any error fails
+        assert capsys.readouterr().err.splitlines()[-1] == (
+            f"qa: 2 of 16 LLM requests failed (more than qa.max_error_rate 0); the rest is written to "
+            f"{tmp_path / 'qa'} and every answer is kept in the LLM cache, so a rerun (`dvc repro`) asks only the "
+            "failed ones. First error: InternalServerError 500: Error code: 500 - scripted 500 "
+            "(gave up after 1 attempt)")
+        rejects = pd.read_parquet(tmp_path / "qa/rejects.parquet")
+        assert sorted(rejects.loc[rejects.reason.str.startswith("llm error: "), "category"]) == ["activity"] * 2
+        assert json.loads((tmp_path / "metrics/qa.json").read_text())["usage"]["total"]["cached"] == 14
+
+        before = server.hits.copy()
+        server.set_script(script)  # the server is healthy again
+        assert run_qa(data, tmp_path, llm, questions_per_motion=8) == 0
+        assert server.hits - before == {marker["activity"]: 2}  # only the two failed requests were asked again
+    metrics = json.loads((tmp_path / "metrics/qa.json").read_text())
+    assert (metrics["llm_errors"], metrics["requests"], metrics["usage"]["total"]["cached"]) == (0, 16, 14)
+
+
+@pytest.fixture(scope="module")
+def unlabeled(data, tmp_path_factory) -> Path:
+    """``data`` as other sources write it: proc_wave_000 like a BVH without a caption file (null label, no
+    captions), proc_wave_001 like a HumanML3D clip with null facts (null label, one caption)."""
+    root = tmp_path_factory.mktemp("qa_unlabeled")
+    shutil.copytree(data / "motion", root / "motion")
+    shutil.copytree(data / "signals", root / "signals")
+    rows = pq.read_table(root / "motion/manifest.parquet").to_pylist()
+    rows[0].update(label=None, captions=[], source="bvh")
+    rows[1].update(label=None, captions=["a person waves a hand"], facts=None, source="humanml3d")
+    pq.write_table(pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA), root / "motion/manifest.parquet")
+    return root
+
+
+def test_motions_with_null_labels_captions_and_facts_get_grounded_questions(unlabeled, tmp_path):
+    marker = markers()
+    with FaultServer({m: PARSABLE for m in marker.values()}) as server:
+        assert run_qa(unlabeled, tmp_path, scripted(server), questions_per_motion=8) == 0
+    facts = pd.read_parquet(tmp_path / "qa/facts.parquet").set_index("motion_id")
+    assert facts["label"].isna().all()
+    sheets = [body["messages"][-1]["content"] for body in server.bodies]
+    assert not any("activity:" in sheet or re.search(r"\bnan\b", sheet) for sheet in sheets)
+    asked = {c: server.hits[m] for c, m in marker.items()}
+    # intention shows only the label and the caption: the uncaptioned motion is not asked about it
+    assert asked == {**dict.fromkeys(CATEGORIES, 2), "intention": 1}
+    wave_001 = json.loads(facts.loc["proc_wave_001", "facts"])["motion"]
+    assert (wave_001["duration_s"], wave_001["direction"], wave_001["most_active_limbs"]) == (None, None, None)
+    assert "**proc_wave_000** (no label)" in (tmp_path / "qa/sample.md").read_text()
+
+
+def test_a_full_disk_fails_in_one_line_and_keeps_the_previous_data_set(data, tmp_path, capsys, monkeypatch):
+    marker = markers()
+    with FaultServer({m: PARSABLE for m in marker.values()}) as server:
+        assert run_qa(data, tmp_path, scripted(server)) == 0
+        before = {p.name: p.read_bytes() for p in [*(tmp_path / "qa").iterdir(), tmp_path / "metrics/qa.json"]}
+
+        def full(table, where, **kw):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(where))
+
+        monkeypatch.setattr(tasks.qa.stage.pq, "write_table", full)
+        capsys.readouterr()
+        assert run_qa(data, tmp_path, scripted(server)) == 1
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert re.fullmatch(rf"qa: {tmp_path}/\.qa\.\w+\.tmp/qa\.parquet: no space left on the device "
+                        r"\(free some disk space, then rerun\)", err), err
+    after = {p.name: p.read_bytes() for p in [*(tmp_path / "qa").iterdir(), tmp_path / "metrics/qa.json"]}
+    assert after == before and not list(tmp_path.glob(".qa.*"))  # no scratch folder left behind
+
+
+def test_a_cache_that_cannot_be_written_costs_a_warning_not_the_run(data, tmp_path, caplog):
+    (tmp_path / "blocked").write_text("a file where the cache folder should be")
+    marker = markers()
+    with FaultServer({m: PARSABLE for m in marker.values()}) as server, caplog.at_level(logging.WARNING):
+        assert run_qa(data, tmp_path, scripted(server, cache=str(tmp_path / "blocked/llm.sqlite"))) == 0
+    assert len(pd.read_parquet(tmp_path / "qa/qa.parquet")) + len(pd.read_parquet(tmp_path / "qa/rejects.parquet")) == 6
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == [f"{tmp_path}/blocked/llm.sqlite: cannot open the LLM response cache "
+                        f"({tmp_path}/blocked: File exists); going on without it"]

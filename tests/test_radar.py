@@ -5,8 +5,14 @@ import numpy as np
 import pytest
 import torch
 
-from tasks.simulate.radar import (PRESETS, RadarConfig, RadarConfigError, ScattererTrack, simulate_radar,
-                                  simulate_scatterers)
+from tasks.simulate.radar import (
+    PRESETS,
+    RadarConfig,
+    RadarConfigError,
+    ScattererTrack,
+    simulate_radar,
+    simulate_scatterers,
+)
 from tasks.simulate.radar.geometry import radar_axes, to_radar_frame, to_world
 from tasks.simulate.radar.multipath import reflectors
 from tasks.simulate.radar.points import cfar_noise
@@ -116,7 +122,7 @@ def test_signs_away_is_positive_velocity_and_world_plus_x_is_positive_azimuth():
     cfg = RadarConfig()
     for side in (1.0, -1.0):  # world +x moving away (-z), then world -x moving closer (+z)
         start, velocity = np.array([side * 1.0, 1.0, 1.0]), np.array([0.0, 0.0, -side * 1.2])
-        track = ScattererTrack(lambda t: (start + velocity * t[:, None])[:, None, :], np.array([1.0]))
+        track = ScattererTrack(lambda t, p=start, v=velocity: (p + v * t[:, None])[:, None, :], np.array([1.0]))
         out = simulate_scatterers(track, cfg.burst_s, cfg)
         assert np.sign(peak(out["doppler_time"], out["velocity_mps"])) == side
         assert np.sign(peak(out["azimuth_time"], out["azimuth_deg"])) == side

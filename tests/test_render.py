@@ -9,8 +9,8 @@ import pytest
 from motion_bodies import STANDING, moving
 from PIL import Image, ImageSequence
 
-from tasks.motion.render import render_motion
 from tasks.common.skeleton import JOINT
+from tasks.motion.render import render_motion
 
 # 10 s: a walk along +z while turning a quarter to the left
 CLIP = moving(STANDING, np.stack([np.zeros(200), np.linspace(0, 2, 200)], 1), np.linspace(0, 90, 200))

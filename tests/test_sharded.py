@@ -6,20 +6,20 @@ two shards on two Dask workers, in separate git + DVC copies, and compares every
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
+import psutil
 import pytest
 import yaml
+from distributed import LocalCluster
 
 from flows.dvc_stages import CommandError
 from flows.pipeline import RAN, UP_TO_DATE, flywheel_pipeline
 from flows.sharded import SCRATCH, Sharding, load_sharding, module_args
+from tasks.common.params import ParamsError
 
 TINY = {  # three short motions, a 16-loop radar and one short question each: seconds per stage
     "motion": {"procedural": {"motions_per_class": 1, "classes": ["walk", "wave", "squat"]}},
@@ -28,52 +28,12 @@ TINY = {  # three short motions, a 16-loop radar and one short question each: se
     # chunks of two motions: qa shard 0 asks about two motions in batches of two, shard 1 about one
     "llm": {"batch_size": 2, "max_concurrency": 1, "torch_threads": 1},
 }
-MODEL_DIR = "models/smollm2-135m-instruct"  # the llm_model stage's output
 # No dashboard: tests run beside other Dask users, and a taken port 8787 only adds warnings.
 TWO_SHARDS = {
     "shards": 2,
     "shardable": {"simulate": "tasks.simulate", "qa": "tasks.qa"},
     "dask": {"address": None, "n_workers": 2, "threads_per_worker": 1, "dashboard_address": None},
 }
-
-
-def dvc(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        [sys.executable, "-m", "dvc", *args], cwd=repo, check=True, capture_output=True, text=True
-    ).stdout
-
-
-def _deep_update(base: dict[str, Any], changes: dict[str, Any]) -> None:
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _deep_update(base[key], value)
-        else:
-            base[key] = value
-
-
-def _project_copy(
-    destination: Path,
-    params: dict[str, Any],
-    model_dir: Path,
-    init_git_dvc_repo: Callable[[Path], None],
-    commit_all: Callable[[Path, str], None],
-    copy_project_files: Callable[[Path, list[str]], None],
-) -> Path:
-    """A committed git + DVC copy of the project's code, pipeline and committed inputs, with ``params`` merged in.
-
-    The converted embedded model is copied in and committed as the llm_model stage's output, so the copy
-    does not convert it again.
-    """
-    destination.mkdir()
-    init_git_dvc_repo(destination)
-    copy_project_files(destination, ["tasks", "flows", "prompts", "dvc.yaml", "params.yaml", "data/raw"])
-    merged = yaml.safe_load((destination / "params.yaml").read_text())
-    _deep_update(merged, params)
-    (destination / "params.yaml").write_text(yaml.safe_dump(merged, sort_keys=False))
-    shutil.copytree(model_dir, destination / MODEL_DIR)
-    dvc(destination, "commit", "--force", "llm_model")
-    commit_all(destination, "project copy")
-    return destination
 
 
 def assert_same_signals(sharded: Path, plain: Path) -> None:
@@ -94,14 +54,12 @@ def test_sharded_simulate_and_qa_equal_plain_and_dvc_sees_them_up_to_date(
     prefect_api: None,
     tmp_path: Path,
     smollm_dir: Path,
-    init_git_dvc_repo: Callable[[Path], None],
-    commit_all: Callable[[Path, str], None],
-    copy_project_files: Callable[[Path, list[str]], None],
+    project_copy: Callable[..., Path],
+    dvc: Callable[..., str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    repo_tools = (smollm_dir, init_git_dvc_repo, commit_all, copy_project_files)
-    plain = _project_copy(tmp_path / "plain", TINY, *repo_tools)
-    sharded = _project_copy(tmp_path / "sharded", {**TINY, "orchestration": TWO_SHARDS}, *repo_tools)
+    plain = project_copy(tmp_path / "plain", TINY, smollm_dir)
+    sharded = project_copy(tmp_path / "sharded", {**TINY, "orchestration": TWO_SHARDS}, smollm_dir)
 
     # The simulator's float32 results depend on torch's thread count (on the default data 2 of 3955
     # point coordinates of one motion moved by 5e-7 between 2 threads and 1), so the plain run gets
@@ -140,7 +98,7 @@ def test_sharded_simulate_and_qa_equal_plain_and_dvc_sees_them_up_to_date(
 
 
 def test_failed_shard_fails_the_flow_before_the_merge(
-    prefect_api: None, toy_project: Path, commit_all: Callable[[Path, str], None]
+    prefect_api: None, toy_project: Path, commit_all: Callable[[Path, str], None], dvc: Callable[..., str]
 ) -> None:
     # A shardable toy stage whose shard 1 fails: the flow fails with the shard's output, the merge
     # never runs, the scratch folder goes, and the stage stays stale for DVC. Each shard logs the
@@ -165,8 +123,9 @@ def test_failed_shard_fails_the_flow_before_the_merge(
     (toy_project / "params.yaml").write_text(yaml.safe_dump(params))
     commit_all(toy_project, "toy shardable stage")
 
-    with pytest.raises(CommandError, match="(?s)--shard 1/2.*toyshard: shard 1 has no data"):
+    with pytest.raises(CommandError, match="(?s)--shard 1/2.*toyshard: shard 1 has no data") as failed:
         flywheel_pipeline(project_dir=str(toy_project), stages=["toyshard"], retries=0)
+    assert str(failed.value).splitlines()[0] == "toyshard: shard 1 has no data"  # the shard's own one line leads
     assert not (toy_project / "merged.log").exists()
     assert (toy_project / "shard-env.log").read_text().splitlines() == ["1 unset", "1 unset"]
     assert list((toy_project / SCRATCH).iterdir()) == []
@@ -185,18 +144,38 @@ def test_orchestration_params(tmp_path: Path) -> None:
     local = sharding.task_runner()
     assert local.address is None and local.cluster_kwargs == {
         "n_workers": 2, "threads_per_worker": 1, "dashboard_address": None}
+    # The dashboard listens on this machine only unless the params open it up on purpose.
+    assert Sharding.from_params({"dask": {"n_workers": 2}}).task_runner().cluster_kwargs == {
+        "dashboard_address": "127.0.0.1:8787", "n_workers": 2}
+    assert Sharding.from_params({"dask": {"dashboard_address": "0.0.0.0:8787"}}).task_runner().cluster_kwargs == {
+        "dashboard_address": "0.0.0.0:8787"}
     remote = Sharding.from_params({"dask": {"address": "tcp://10.0.0.5:8786", "n_workers": 4}}).task_runner()
     assert remote.address == "tcp://10.0.0.5:8786" and remote.cluster_kwargs == {}
 
+    # The params pattern of every section (tasks/common/config.py): one line naming the dotted key.
     for bad, message in [
-        ({"shards": 0}, "shards must be an integer >= 1"),
-        ({"shards": True}, "shards must be an integer"),
-        ({"shardable": ["simulate"]}, "shardable must map"),
-        ({"dask": "local"}, "dask must be a mapping"),
-        ({"shard": 2}, "unknown key"),
+        ({"shards": 0}, "orchestration.shards: Input should be greater than or equal to 1"),
+        ({"shards": True}, "orchestration.shards: Input should be a valid integer"),
+        ({"shardable": ["simulate"]}, "orchestration.shardable: Input should be a valid dictionary"),
+        ({"shardable": {"qa": ""}}, "orchestration.shardable.qa: String should have at least 1 character"),
+        ({"dask": "local"}, "orchestration.dask: Input should be a valid dictionary"),
+        ({"shard": 2}, "orchestration.shard: unknown key (did you mean 'shards'?)"),
     ]:
-        with pytest.raises(ValueError, match=message):
+        with pytest.raises(ParamsError) as failed:
             Sharding.from_params(bad)
+        assert str(failed.value) == f"params.yaml: {message}"
+
+
+@pytest.mark.filterwarnings("ignore:Port 8787 is already in use")  # then Dask takes a free port: fine here
+def test_local_cluster_dashboard_listens_on_this_machine_only() -> None:
+    kwargs = Sharding.from_params({"dask": {"n_workers": 1, "threads_per_worker": 1}}).task_runner().cluster_kwargs
+    with LocalCluster(**kwargs, processes=False) as cluster:
+        port = urlsplit(cluster.dashboard_link).port  # 8787, or a free one if another cluster has it
+        listening = {
+            conn.laddr.ip for conn in psutil.Process().net_connections("tcp")
+            if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port
+        }
+    assert listening == {"127.0.0.1"}
 
 
 def test_shards_keep_the_stage_commands_arguments() -> None:

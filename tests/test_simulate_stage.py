@@ -12,11 +12,12 @@ from motion_bodies import STANDING, moving
 
 from tasks.cli import main as flywheel
 from tasks.common.io import RejectLog
-from tasks.motion.item import MotionItem
-from tasks.motion.stage import write_dataset
+from tasks.common.params import ParamsError
 from tasks.common.seeds import item_seed
 from tasks.common.signals import CONTRACT, REQUIRED_SITES, SignalsError, load_signals, save_signals, to_db
-from tasks.simulate.signals import SimulateConfig
+from tasks.motion.item import MotionItem
+from tasks.motion.stage import write_dataset
+from tasks.simulate.config import SimulateConfig
 from tasks.simulate.stage import main as simulate_main
 
 # a small radar (16 Doppler x 21 range x 32 angle bins, few scatterers) keeps each motion well under a second
@@ -105,10 +106,12 @@ def test_signals_describe_the_motion(plain):
     assert np.abs(stand["imu"][..., 3:]).max() < 0.05
 
 
-def test_broken_joints_are_rejected_by_name(plain):
+def test_broken_joints_are_rejected_by_name(plain, motion_dir):
     rejects = [json.loads(r) for r in (plain / "signals/rejects.jsonl").read_text().splitlines()]
     assert [r["item"] for r in rejects] == ["broken"]
-    assert rejects[0]["reason"].startswith("broken: unreadable joints file") and "\n" not in rejects[0]["reason"]
+    # not numpy's advice to load the file "unsafely" as a pickle
+    broken = motion_dir / "joints/broken.npy"
+    assert rejects[0]["reason"] == f"broken: unreadable joints file {broken} (not a NumPy .npy file)"
     metrics = json.loads((plain / "metrics/simulate.json").read_text())
     assert metrics["motions"] == 3 and metrics["rejects"] == 1 and metrics["radar_frames"] == 3 * 39
     assert metrics["signal_seconds"] == 6.0 and metrics["splits"] == {"train": 2, "val": 1}
@@ -171,20 +174,47 @@ def test_strict_mode_fails_and_keeps_earlier_output(motion_dir, tmp_path, capsys
 
 def test_bad_params_fail_in_one_line(motion_dir, tmp_path, capsys):
     assert run_stage(motion_dir, tmp_path, "--out", str(tmp_path / "s"), method="exact") == 1
-    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("simulate: simulate.method: must be one of")
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "simulate: params.yaml: simulate.method: Input should be 'fast' or 'reference'"]
     assert not (tmp_path / "s").exists()
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"radius": 3}, r"simulate: unknown key\(s\) \['radius'\]"),
-    ({"radar": {"seed": 1}}, "simulate.radar.seed: set it as simulate.seed"),
-    ({"imu": {"sites": ["pelvis", "head"]}}, r"simulate.imu.sites: the signals contract needs \['left_wrist'"),
-    ({"radar": {"preset": "x"}}, "unknown preset 'x'"),
+    ({"radius": 3}, "simulate.radius: unknown key (valid: device, imu, method, radar, seed, strict, torch_threads)"),
+    ({"methd": "fast"}, "simulate.methd: unknown key (did you mean 'method'?)"),
+    ({"seed": "abc"}, "simulate.seed: Input should be a valid integer, unable to parse string as an integer"),
+    ({"torch_threads": 0}, "simulate.torch_threads: Input should be greater than or equal to 1"),
+    ({"radar": {"seed": 1}}, "simulate.radar: seed is set once for the stage: use simulate.seed"),
+    ({"radar": {"device": "cpu"}}, "simulate.radar: device is set once for the stage: use simulate.device"),
+    ({"radar": {"carrier_hz": "77GHz"}},
+     "simulate.radar.carrier_hz: Input should be a valid number, unable to parse string as a number"),
+    ({"radar": {"carier_hz": 77e9}}, "simulate.radar.carier_hz: unknown key (did you mean 'carrier_hz'?)"),
+    ({"radar": {"n_chirps": 16.5}}, "simulate.radar.n_chirps: Input should be a valid integer, got a number with"),
+    ({"radar": {"position_m": [0, 1]}}, "simulate.radar.position_m.2: Field required"),
+    ({"radar": {"max_range_m": 20.0}}, "simulate.radar: max_range_m 20.0 exceeds the IF band's 12.49 m"),
+    ({"radar": {"preset": "x"}}, "simulate.radar.preset: Input should be 'udoppler', 'ti1843' or 'default'"),
+    ({"imu": {"sites": ["pelvis", "head"]}},
+     "simulate.imu: sites must include ['left_wrist', 'right_wrist', 'left_ankle', 'right_ankle'] too"),
+    ({"imu": {"noise": {"accel": {"whte": 1}}}}, "simulate.imu.noise.accel.whte: unknown key (did you mean 'white'?)"),
 ])
 def test_config_errors_name_the_key(changes, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ParamsError) as info:
         SimulateConfig.from_params({**SECTION, **changes})
+    assert str(info.value).startswith(f"params.yaml: {message}"), str(info.value)
+
+
+def test_config_values_are_typed_and_booleans_read_as_yaml_does():
+    for spelling in ("false", "no", "0", "off", False):
+        assert SimulateConfig.from_params({**SECTION, "strict": spelling}).strict is False
+    assert SimulateConfig.from_params({**SECTION, "strict": "yes"}).strict is True
+    overrides = {"static_clutter_removal": "off", "n_chirps": "32", "position_m": [1, 2, 3], "noise_db": None}
+    radar = SimulateConfig.from_params({**SECTION, "radar": {"preset": "udoppler", **overrides}}).radar
+    # the RadarConfig built from the preset and the overrides
+    assert (radar.static_clutter_removal, radar.n_chirps, radar.noise_db) == (False, 32, None)
+    assert radar.position_m == (1.0, 2.0, 3.0)
+    assert (radar.carrier_hz, radar.angle_method, radar.device) == (77e9, "capon", "cpu")  # the preset's, the stage's
     assert SimulateConfig.from_params(SECTION, method="reference").method == "reference"
+    assert SimulateConfig.from_params(None) == SimulateConfig()
 
 
 def test_item_seeds_are_stable_and_distinct():
@@ -224,5 +254,5 @@ def test_flywheel_simulate_matches_the_stage(plain, motion_dir, tmp_path, capsys
     for key in stage:
         np.testing.assert_array_equal(mine[key], stage[key], err_msg=key)
 
-    assert flywheel(["simulate", str(npy), "--params", str(tmp_path / "nope.yaml")]) == 2
+    assert flywheel(["simulate", str(npy), "--params", str(tmp_path / "nope.yaml")]) == 1
     assert "nope.yaml: no such params file" in capsys.readouterr().err

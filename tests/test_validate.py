@@ -3,8 +3,11 @@ import numpy as np
 import pytest
 from motion_bodies import STANDING, straight
 
-from tasks.common.motions import MotionError
+from tasks.common.motions import MIN_FRAMES, MotionError
 from tasks.motion.validate import Limits, check_joints
+from tasks.simulate.imu import ImuConfig
+from tasks.simulate.radar.config import PRESETS, RadarConfig
+from tasks.simulate.signals import simulate_motion
 
 GOOD = straight(STANDING, (0.0, 1.0), 40).astype(np.float64)
 
@@ -39,10 +42,23 @@ def test_bad_input_names_the_file_and_the_problem(joints, reason):
     assert str(err.value).startswith(reason) and "\n" not in str(err.value)
 
 
-def test_minimum_length_is_a_parameter():
-    assert len(check_joints(GOOD[:1], "a")) == 1
+def test_every_motion_is_long_enough_to_simulate():
+    """MIN_FRAMES (3) is what simulate needs: its IMU spline is differentiated twice, and 0.1 s holds a radar
+    frame of every preset; a source may ask for more, never for less."""
+    assert MIN_FRAMES == 3 and len(check_joints(GOOD[:3], "a")) == 3
+    with pytest.raises(MotionError, match=r"^one.bvh: too short: 1 frame, need at least 3$"):
+        check_joints(GOOD[:1], "one.bvh")
+    with pytest.raises(MotionError, match=r"^a: too short: 2 frames, need at least 3$"):
+        check_joints(GOOD[:2], "a", Limits(min_frames=1))
     with pytest.raises(MotionError, match=r"^a: too short: 19 frames, need at least 20$"):
         check_joints(GOOD[:19], "a", Limits(min_frames=20))
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_the_shortest_motion_is_simulated_with_every_radar_preset(preset):
+    signals = simulate_motion(GOOD[:MIN_FRAMES], 20, RadarConfig.from_params({"preset": preset}), ImuConfig(), 0,
+                              "shortest")
+    assert len(signals["frame_time_s"]) >= 1 and len(signals["imu_time_s"]) == 6  # 0.1 s at 50 Hz
 
 
 def test_decimetres_inside_the_absolute_limit_are_caught_by_body_size():

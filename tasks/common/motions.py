@@ -7,6 +7,10 @@ import numpy as np
 import pandas as pd
 
 DEFAULT_ROOT = Path("data/motion")
+# The fewest frames a motion may have, so that whatever the motion stage accepts simulate can simulate: the
+# virtual IMUs fit a spline and differentiate it twice (3 frames at least), and 3 frames at 20 fps (0.1 s) hold
+# one radar frame of every preset (a frame's chirps take at most 1 / frame rate, 0.1 s at 10 fps).
+MIN_FRAMES = 3
 
 
 class MotionError(ValueError):

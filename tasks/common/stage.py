@@ -14,7 +14,7 @@ import errno
 import logging
 import os
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -53,7 +53,7 @@ def configure_logging() -> None:
     """Log lines of the libraries (LLM cache hits, retries, ...) on stderr; ``MMFLYWHEEL_LOG_LEVEL`` sets the level."""
     level = os.environ.get("MMFLYWHEEL_LOG_LEVEL", "INFO").upper()
     logging.basicConfig(level=level, format="%(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("httpx", "httpcore", "urllib3", "filelock", "openai._base_client"):
+    for noisy in ("httpx", "httpcore", "httpx2", "httpcore2", "urllib3", "filelock", "openai._base_client"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 

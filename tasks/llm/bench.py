@@ -25,7 +25,7 @@ def measure(backend: EmbeddedBackend, requests: list[ChatRequest], batch_size: i
     for _ in range(repeats):
         results: list[ChatResult] = []
         wall, cpu = time.perf_counter(), time.process_time()
-        backend.generate(requests, lambda _, result: results.append(result))
+        backend.generate(requests, lambda _, result, out=results: out.append(result))
         best_wall = min(best_wall, time.perf_counter() - wall)
         best_cpu = min(best_cpu, time.process_time() - cpu)
         tokens = sum(r.usage.completion_tokens for r in results)

@@ -1,27 +1,27 @@
-"""The ``llm:`` section of params.yaml, validated once so typos fail loudly before any request."""
+"""The ``llm:`` section of params.yaml, validated once (tasks/common/config.py) so typos fail before any request."""
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
+
+from tasks.common.config import Section
+from tasks.common.params import ParamsError
 
 
-class LLMConfigError(ValueError):
-    """The ``llm:`` params section is invalid or the backend cannot be set up."""
+class LLMConfigError(ParamsError):
+    """The backend cannot be set up from the ``llm:`` section (e.g. no converted model where it points)."""
 
 
-class Prices(BaseModel):
+class Prices(Section):
     """Price per 1M tokens (any currency, used consistently)."""
 
-    model_config = ConfigDict(extra="forbid")
     prompt: float = Field(0.0, ge=0)
     completion: float = Field(0.0, ge=0)
 
 
-class LLMConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class LLMConfig(Section):
     backend: Literal["embedded", "openai"] = "embedded"
     model: str = "SmolLM2-135M-Instruct"
     # embedded backend
@@ -53,13 +53,3 @@ class LLMConfig(BaseModel):
         if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", value):
             raise ValueError("must be the NAME of an environment variable (upper case), never the key itself")
         return value
-
-    @classmethod
-    def from_params(cls, section: dict[str, Any]) -> LLMConfig:
-        try:
-            return cls.model_validate(section or {})
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"llm.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False)
-            )
-            raise LLMConfigError(f"params.yaml: {problems}") from None

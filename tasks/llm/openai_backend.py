@@ -2,8 +2,9 @@
 
 The SDK's own retries are switched off (``max_retries=0``) so that what is retried, how often and
 how long we wait is decided here, explicitly: 429, 408/409, 5xx, timeouts, dropped connections and
-unparsable bodies are retried with backoff; other 4xx fail at once. The API key is read from the
-environment variable named in params and never leaves the SDK client (it is scrubbed from errors).
+unparsable bodies are retried with backoff; other 4xx fail at once (each retry is a debug line; the
+client's summary counts them). The API key is read from the environment variable named in params and
+never leaves the SDK client: it is scrubbed from every error text before the text is shortened.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from typing import Any
 from urllib.parse import urlparse
 
 import openai
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 PLACEHOLDER_KEY = "sk-no-key"
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _RETRY_STATUS = {408, 409, 429}
+ERROR_CHARS = 300  # an error text is cut to this length, after the key is scrubbed from it
 
 
 class MalformedResponse(RuntimeError):
@@ -67,6 +70,11 @@ class OpenAIBackend:
         self._backoff = Backoff(cfg.backoff_base_s, cfg.backoff_max_s)
         self._limiter = RateLimiter(cfg.requests_per_minute)
 
+    @property
+    def identity(self) -> dict[str, Any]:
+        """Another server can serve other weights under the same model name, so the URL is part of the cache key."""
+        return {"base_url": self._cfg.base_url.rstrip("/"), "token_limit_param": self._cfg.token_limit_param}
+
     def generate(self, requests: Sequence[ChatRequest], on_result: Callable[[int, ChatResult], None]) -> None:
         """Run requests concurrently; ``on_result(index, result)`` is called in this thread as each ends."""
         pool = ThreadPoolExecutor(self._cfg.max_concurrency, thread_name_prefix="llm-openai")
@@ -92,7 +100,8 @@ class OpenAIBackend:
                 if not _retryable(exc) or attempt == attempts:
                     break
                 wait = self._backoff.delay(attempt, _server_wait(exc))
-                log.info("item %r attempt %d/%d failed (%s); retrying in %.2fs", request.key, attempt, attempts, reason, wait)
+                log.debug("item %r attempt %d/%d failed (%s); retrying in %.2fs", request.key, attempt, attempts,
+                          reason, wait)
                 time.sleep(wait)
         return ChatResult(
             key=request.key, text="", model=self.model, backend=self.name, attempts=attempt,
@@ -113,7 +122,7 @@ class OpenAIBackend:
         # Lenient SDK parsing can hand back a string (non-JSON content type) or a half-filled object.
         choices = getattr(completion, "choices", None) if isinstance(completion, ChatCompletion) else None
         if not choices:
-            raise MalformedResponse(f"not a chat completion: {str(completion)[:120]!r}")
+            raise MalformedResponse(f"not a chat completion: {str(completion)!r}")  # cut in _describe, after the scrub
         message = getattr(choices[0], "message", None)
         text = getattr(message, "content", None)
         if not isinstance(text, str):
@@ -130,6 +139,9 @@ class OpenAIBackend:
         )
 
     def _describe(self, exc: Exception) -> str:
+        """The error in one short line, the key scrubbed first: cutting first could leave a key's prefix."""
         status = getattr(exc, "status_code", None)
-        text = f"{type(exc).__name__}{f' {status}' if status else ''}: {exc}"[:300]
-        return text.replace(self._secret, "***") if self._secret else text
+        text = f"{type(exc).__name__}{f' {status}' if status else ''}: {exc}"
+        if self._secret:
+            text = text.replace(self._secret, "***")
+        return text[:ERROR_CHARS]

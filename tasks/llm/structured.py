@@ -2,12 +2,13 @@
 
 A retry sends the original conversation plus the rejected reply and a user turn naming what was
 wrong (the parse or schema error), with the seed advanced by one per attempt: the feedback changes
-greedy output too, and the new seed gives sampled backends a fresh draw.
+greedy output too, and the new seed gives sampled backends a fresh draw.  A reply that does not parse
+is never cached (unless the caller can still use it), so a rerun asks again instead of replaying it.
 """
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -89,20 +90,26 @@ def generate_structured(
     schema: type[BaseModel],
     max_attempts: int = 3,
     stage: str = "default",
+    usable: Callable[[str], bool] | None = None,
 ) -> list[StructuredResult]:
     """Ask until each reply parses into ``schema`` or ``max_attempts`` replies were refused.
 
-    Every attempt is one batched ``complete_many`` over the items still pending, so retries are
-    cached like any request: a re-run reproduces the same accept/reject decisions for free.
+    Every attempt is one batched ``complete_many`` over the items still pending. Replies that parse, or
+    that ``usable(text)`` accepts (qa salvages broken JSON), are cached like any answer, so a re-run
+    reproduces those decisions for free; the others are asked again on the next run.
     """
     if max_attempts < 1:
         raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+
+    def keep(text: str) -> bool:
+        return parse_reply(text, schema)[0] is not None or (usable is not None and usable(text))
+
     base = [client.resolve(r) for r in requests]
     current = {i: r for i, r in enumerate(base)}
     results: dict[int, StructuredResult] = {}
     for attempt in range(1, max_attempts + 1):
         pending = sorted(current)
-        replies = client.complete_many([current[i] for i in pending], stage=stage)
+        replies = client.complete_many([current[i] for i in pending], stage=stage, keep=keep)
         current = {}
         for i, reply in zip(pending, replies):
             spent = results[i].usage if i in results else TokenUsage()

@@ -6,30 +6,34 @@ kinematics here gives world positions; joints are matched by name (CMU, Mixamo `
 becomes +y; frames are resampled to 20 fps; finally the first frame's pelvis goes to the origin, the lowest
 joint of the clip onto the floor (y = 0, as HumanML3D does) and the person turns to face +z.
 
-Captions come from a sidecar ``<stem>.txt`` (one per line).  BVH is still useful without captions, so no
-sidecar means ``captions == []``; a sidecar that exists but holds no caption is a reject.
+Joints a file leaves out or puts at zero offset from their parent get a place of their own (see ``retarget``):
+CMU files, for one, put Neck and both collars (LeftShoulder, RightShoulder) exactly on Spine1.
+
+Captions come from a sidecar ``<stem>.txt`` (UTF-8, one per line).  BVH is still useful without captions, so
+no sidecar means ``captions == []``; a sidecar that exists but holds no caption is a reject.  Channel values
+that are not finite (NaN, inf) are a reject naming the first one, found before any rotation is computed.
 """
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import bvhio
 import numpy as np
 from scipy.interpolate import make_interp_spline
 from scipy.spatial.transform import Rotation
 
-from tasks.motion.facts import headings
 from tasks.common.motions import MotionError
-from tasks.motion.item import MotionItem, Reject
 from tasks.common.skeleton import FPS, JOINT, N_JOINTS
+from tasks.motion.config import BVH_UNITS, BVHConfig
+from tasks.motion.facts import headings
+from tasks.motion.files import read_utf8
+from tasks.motion.item import MotionItem, Reject
 from tasks.motion.validate import check_joints
 
-# metres per file unit; "cmu" is the CMU mocap BVH unit (inches / 0.45, from the ASF "length 0.45")
-UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254, "cmu": 0.0254 / 0.45}
 # ankle-to-head size (leg + pelvis-neck + neck-head) of a 1.7 m adult, in metres
 REFERENCE_SIZE_M = 1.4
 
@@ -50,6 +54,9 @@ PART_NAMES: dict[str, tuple[str, ...]] = {
 }
 # where SMPL's spine1..3 sit along the pelvis-to-neck chain, as fractions of its length
 SPINE_FRACTIONS = {"spine1": 0.22, "spine2": 0.46, "spine3": 0.58}
+# where a collar the file lacks (or puts on the chest joint) goes along the chest-to-shoulder segment: SMPL's
+# collars sit about halfway out from the spine to the shoulder
+COLLAR_FRACTION = 0.5
 
 
 @dataclass
@@ -61,6 +68,11 @@ class Skeleton:
     parents: list[int]  # -1 for the root
     positions: np.ndarray  # [frames, joints, 3]
     frame_time: float  # seconds
+
+    def coincide(self, a: int, b: int) -> bool:
+        """Whether joints ``a`` and ``b`` are at one place in every frame (a zero offset between them)."""
+        size = float(np.ptp(self.positions[0], axis=0).max())
+        return float(np.abs(self.positions[:, a] - self.positions[:, b]).max()) <= 1e-6 * size
 
     def chain(self, top: int, bottom: int) -> list[int]:
         """Joint indices from ``top`` down to ``bottom``."""
@@ -102,7 +114,8 @@ def _read_text(path: Path) -> str:
 
 
 def _check_motion_section(text: str, name: str) -> None:
-    """Check what bvhio assumes: it reads past the end of a truncated file forever."""
+    """Check what bvhio assumes (it reads past the end of a truncated file forever) and that every channel
+    value is finite (NaN turns into zero-norm quaternions deep inside the rotation code)."""
     lines = [ln.split() for ln in text.splitlines() if ln.strip()]
     heads = [i for i, tok in enumerate(lines) if tok == ["MOTION"]]
     if not heads:
@@ -114,10 +127,32 @@ def _check_motion_section(text: str, name: str) -> None:
     declared, frames = int(lines[i + 1][1]), lines[i + 3:]
     if len(frames) < declared:
         raise MotionError(f"{name}: unreadable BVH: declares {declared} frames but holds {len(frames)}")
-    channels = sum(int(tok[1]) for tok in lines[:i] if tok[0] == "CHANNELS" and len(tok) > 1 and tok[1].isdigit())
+    channels = _channel_names(lines[:i])
     for n, values in enumerate(frames[:declared]):
-        if len(values) != channels:
-            raise MotionError(f"{name}: unreadable BVH: frame {n} has {len(values)} values, expected {channels}")
+        if len(values) != len(channels):
+            raise MotionError(f"{name}: unreadable BVH: frame {n} has {len(values)} values, expected {len(channels)}")
+    try:
+        values = np.array(frames[:declared], dtype=np.float64).reshape(declared, len(channels))
+    except ValueError:
+        return  # a value that is not a number: bvhio's message quotes the line
+    bad = ~np.isfinite(values)
+    if bad.any():
+        frame, channel = np.argwhere(bad)[0]
+        raise MotionError(f"{name}: NaN or inf in {int(bad.sum())} of {values.size} channel values "
+                          f"(first in frame {frame}, {channels[channel]})")
+
+
+def _channel_names(header: list[list[str]]) -> list[str]:
+    """'<joint> <channel>' for every channel the hierarchy declares, in the order a frame lists them."""
+    names: list[str] = []
+    joint = "?"
+    for tok in header:
+        if tok[0] in ("ROOT", "JOINT"):
+            joint = " ".join(tok[1:])
+        elif tok[0] == "CHANNELS" and len(tok) > 1 and tok[1].isdigit():
+            given = tok[2:]
+            names += [f"{joint} {given[k] if k < len(given) else f'channel {k}'}" for k in range(int(tok[1]))]
+    return names
 
 
 def _forward_kinematics(root: bvhio.BvhJoint) -> tuple[list[str], list[int], np.ndarray]:
@@ -204,7 +239,20 @@ def match_joints(skel: Skeleton) -> dict[str, int]:
     if missing:
         raise MotionError(f"{skel.file}: no joint for {', '.join(missing)} "
                           f"(known names include {', '.join(PART_NAMES[missing[0].split('_')[-1]][:3])})")
+    found["neck"] = _own_place(skel, found["neck"], found["head"])
     return found
+
+
+def _own_place(skel: Skeleton, neck: int, head: int) -> int:
+    """The file's neck joint; where that sits on its parent (CMU's Neck on Spine1), the first joint above it
+    towards the head that does not (CMU's Neck1): SMPL's neck is at the base of the neck, above the collars."""
+    if skel.parents[neck] < 0 or not skel.coincide(neck, skel.parents[neck]):
+        return neck
+    try:
+        above = skel.chain(neck, head)[1:-1]
+    except MotionError:  # the head does not hang below the neck: keep the file's neck
+        return neck
+    return next((j for j in above if not skel.coincide(j, neck)), neck)
 
 
 def retarget(skel: Skeleton) -> np.ndarray:
@@ -224,10 +272,21 @@ def retarget(skel: Skeleton) -> np.ndarray:
         lo, hi = cum[frames, k], cum[frames, k + 1]
         w = ((target - lo) / np.maximum(hi - lo, 1e-12))[:, None]
         out[:, JOINT[smpl]] = (1 - w) * chain[frames, k] + w * chain[frames, k + 1]
-    for side in ("left", "right"):  # no clavicle: halfway between neck and shoulder
-        if f"{side}_collar" not in found:
-            out[:, JOINT[f"{side}_collar"]] = (out[:, JOINT["neck"]] + out[:, JOINT[f"{side}_shoulder"]]) / 2
+    for side in ("left", "right"):
+        collar = found.get(f"{side}_collar")
+        chest = _chest(skel, found[f"{side}_shoulder"], collar)
+        if collar is None or skel.coincide(collar, chest):  # CMU: LeftShoulder/RightShoulder sit on Spine1
+            shoulder = pos[:, found[f"{side}_shoulder"]]
+            out[:, JOINT[f"{side}_collar"]] = pos[:, chest] + COLLAR_FRACTION * (shoulder - pos[:, chest])
     return out
+
+
+def _chest(skel: Skeleton, shoulder: int, collar: int | None) -> int:
+    """The joint an arm hangs from: the shoulder's nearest ancestor, past the collar and anything on the shoulder."""
+    j = skel.parents[shoulder]
+    while skel.parents[j] >= 0 and (j == collar or skel.coincide(j, shoulder)):
+        j = skel.parents[j]
+    return j
 
 
 def body_size(joints: np.ndarray) -> float:
@@ -242,20 +301,17 @@ def body_size(joints: np.ndarray) -> float:
 
 
 def unit_scale(joints: np.ndarray, scale: float | str, name: str) -> float:
-    """Metres per file unit.  A number is used as given; a unit name from UNITS picks that unit; "auto"
-    picks the unit in UNITS that brings the skeleton's ankle-to-head size closest (in ratio) to 1.4 m."""
+    """Metres per file unit (``scale`` as BVHConfig validates it).  A number is used as given; a unit name from
+    BVH_UNITS picks that unit; "auto" picks the unit in BVH_UNITS that brings the skeleton's ankle-to-head size
+    closest (in ratio) to 1.4 m."""
     if not isinstance(scale, str):
-        if not scale > 0:
-            raise MotionError(f"{name}: scale must be positive, got {scale}")
         return float(scale)
-    if scale in UNITS:
-        return UNITS[scale]
     if scale != "auto":
-        raise MotionError(f"{name}: scale must be a number, 'auto' or one of {', '.join(UNITS)}; got {scale!r}")
+        return BVH_UNITS[scale]
     size = body_size(joints)
     if not size > 0:
         raise MotionError(f"{name}: skeleton has zero size")
-    return min(UNITS.values(), key=lambda s: abs(math.log(size * s / REFERENCE_SIZE_M)))
+    return min(BVH_UNITS.values(), key=lambda s: abs(math.log(size * s / REFERENCE_SIZE_M)))
 
 
 def up_rotation(joints: np.ndarray) -> np.ndarray:
@@ -296,7 +352,7 @@ def read_sidecar(path: Path) -> list[str]:
     side = path.with_suffix(".txt")
     if not side.is_file():
         return []
-    captions = [ln.strip() for ln in side.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
+    captions = [ln.strip() for ln in read_utf8(side, side.name).splitlines() if ln.strip()]
     if not captions:
         raise MotionError(f"{side.name}: empty caption file")
     return captions
@@ -316,14 +372,14 @@ def load_bvh_file(path: Path, scale: float | str = "auto", item_id: str | None =
                       captions=read_sidecar(path), origin=str(path))
 
 
-def load_bvh_dir(root: Path, scale: float | str = "auto") -> Iterator[MotionItem | Reject]:
-    """Every ``*.bvh`` under ``root`` (sorted); ids are the relative paths without suffix, '/' -> '_'."""
-    root = Path(root)
+def load_bvh_dir(cfg: BVHConfig) -> Iterator[MotionItem | Reject]:
+    """Every ``*.bvh`` under ``cfg.root`` (sorted); ids are the relative paths without suffix, '/' -> '_'."""
+    root = cfg.root
     if not root.is_dir():
         raise MotionError(f"{root}: no such folder")
     for path in sorted(p for p in root.rglob("*") if p.suffix.lower() == ".bvh" and p.is_file()):
         item_id = "_".join(path.relative_to(root).with_suffix("").parts)
         try:
-            yield load_bvh_file(path, scale, item_id)
+            yield load_bvh_file(path, cfg.scale, item_id)
         except MotionError as exc:
             yield Reject(item_id, str(path), str(exc))

@@ -6,12 +6,15 @@ from pathlib import Path
 import numpy as np
 
 from tasks.common.motions import DEFAULT_ROOT, MotionError, load_joints, load_manifest
+from tasks.motion.files import load_npy
 from tasks.motion.validate import check_joints
+
 
 def load_motion(spec: str, root: str | Path = DEFAULT_ROOT) -> tuple[str, np.ndarray]:
     """A motion named by a data-set id, a HumanML3D-format ``.npy`` file or a ``.bvh`` file.
 
-    Returns (name, joints [T, 22, 3]); raises MotionError / FileNotFoundError with a one-line reason.
+    Returns (name, joints [T, 22, 3]); raises MotionError / FileNotFoundError with a one-line reason that
+    names the file.  A file passes the checks the motion stage applies, so simulate can use what it gets.
     """
     path = Path(spec)
     if path.suffix.lower() == ".bvh":
@@ -21,11 +24,7 @@ def load_motion(spec: str, root: str | Path = DEFAULT_ROOT) -> tuple[str, np.nda
     if path.suffix.lower() == ".npy":
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such file")
-        try:
-            joints = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise MotionError(f"{path}: unreadable .npy ({exc})") from exc
-        return path.stem, check_joints(joints, str(path))
+        return path.stem, check_joints(load_npy(path, str(path)), str(path))
     manifest = load_manifest(root)
     row = manifest.loc[manifest["id"] == spec]
     if row.empty:

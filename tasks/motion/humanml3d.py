@@ -8,20 +8,25 @@ spans therefore appears only as its trimmed parts.
 
 Mirrored clips ``M<id>`` are included iff ``mirrored``; when their files are not on disk they are made from
 the original (left/right joints swapped, x negated, the words left/right swapped in the captions).  A
-mirrored clip takes its original's split.
+mirrored clip takes its original's split, and is trimmed like any clip (``M<id>_<k>``).
+
+Text files must be UTF-8 and joint files real ``.npy`` arrays; anything else is a reject naming the file.
 """
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
-from tasks.common.motions import MotionError
-from tasks.motion.item import MotionItem, Reject
+from tasks.common.motions import MIN_FRAMES, MotionError
 from tasks.common.skeleton import FPS, MIRROR
+from tasks.motion.config import HumanML3DConfig
+from tasks.motion.files import load_npy, read_utf8
+from tasks.motion.item import MotionItem, Reject
 from tasks.motion.validate import Limits, check_joints
 
 
@@ -35,7 +40,7 @@ def read_captions(path: Path, where: str) -> list[Caption]:
     if not path.is_file():
         raise MotionError(f"{where}: missing caption file")
     captions = []
-    for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+    for n, line in enumerate(read_utf8(path, where).splitlines(), start=1):
         if not line.strip():
             continue
         parts = line.strip().split("#")
@@ -63,11 +68,7 @@ def read_clip(root: Path, cid: str) -> tuple[np.ndarray, list[Caption]]:
     path = root / where
     if not path.is_file():
         raise MotionError(f"{where}: missing joints file")
-    try:
-        joints = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise MotionError(f"{where}: unreadable .npy ({exc})") from exc
-    joints = check_joints(joints, where)
+    joints = check_joints(load_npy(path, where), where)
     return joints, read_captions(root / f"texts/{cid}.txt", f"texts/{cid}.txt")
 
 
@@ -119,14 +120,14 @@ def clip_items(cid: str, joints: np.ndarray, captions: list[Caption], split: str
                          origin=src)
 
 
-def read_splits(root: Path, splits: list[str]) -> dict[str, str]:
+def read_splits(root: Path, splits: tuple[str, ...]) -> dict[str, str]:
     """Original clip id -> split, in file order; ``M<id>`` entries count as their original."""
     split_of: dict[str, str] = {}
     for split in splits:
         path = root / f"{split}.txt"
         if not path.is_file():
             raise MotionError(f"{path}: no such split file")
-        for line in path.read_text().split():
+        for line in read_utf8(path, str(path)).split():
             split_of.setdefault(line[1:] if line.startswith("M") else line, split)
     return split_of
 
@@ -142,21 +143,20 @@ def select(split_of: dict[str, str], subset: int | list[str] | None) -> tuple[li
     return list(dict.fromkeys(chosen)), [e for e, b in bases.items() if b not in split_of]
 
 
-def load_humanml3d(root: Path, splits: list[str], subset: int | list[str] | None = None, mirrored: bool = False,
-                   min_seconds: float = 1.0) -> Iterator[MotionItem | Reject]:
+def load_humanml3d(cfg: HumanML3DConfig) -> Iterator[MotionItem | Reject]:
     """Yield every selected clip (and its trimmed parts and mirror) as a MotionItem, or a Reject saying why not.
 
     Raises MotionError only for a root that is not a HumanML3D folder (no new_joints/, a missing split file).
     """
-    root = Path(root)
+    root = cfg.root
     if not (root / "new_joints").is_dir():
         raise MotionError(f"{root}: no new_joints folder (not a HumanML3D root?)")
-    split_of = read_splits(root, splits)
-    ids, unknown = select(split_of, subset)
-    files = ", ".join(f"{s}.txt" for s in splits)
+    split_of = read_splits(root, cfg.splits)
+    ids, unknown = select(split_of, cfg.subset)
+    files = ", ".join(f"{s}.txt" for s in cfg.splits)
     for entry in unknown:
         yield Reject(entry, str(root), f"{entry}: not listed in {files}")
-    min_frames = max(1, math.ceil(min_seconds * FPS))
+    min_frames = max(MIN_FRAMES, math.ceil(cfg.min_seconds * FPS))
     for base in ids:
         split = split_of[base]
         origin = str(root / f"new_joints/{base}.npy")
@@ -168,7 +168,7 @@ def load_humanml3d(root: Path, splits: list[str], subset: int | list[str] | None
             yield Reject(base, origin, str(exc))
         else:
             yield from clip_items(base, *clip, split, origin, min_frames)
-        if not mirrored:
+        if not cfg.mirrored:
             continue
         mid, m_path = f"M{base}", root / f"new_joints/M{base}.npy"
         m_origin = str(m_path) if m_path.is_file() else f"{origin} (mirrored)"

@@ -21,7 +21,6 @@ from tasks.common.skeleton import CENTRE, JOINT, JOINT_NAMES, KINEMATIC_CHAINS, 
 from tasks.motion.validate import check_joints
 
 
-
 def chain_colours() -> list[str]:
     """Colour of each kinematic chain, from the side its end joint is on."""
     side = [JOINT_NAMES[chain[-1]].split("_")[0] for chain in KINEMATIC_CHAINS]

@@ -5,6 +5,8 @@ Output (`data/motion/`, written atomically):
   joints/<id>.npy    float32 [T, 22, 3], the HumanML3D joint format
   rejects.jsonl      items that could not be used, with the file they came from and why
 Metrics: `metrics/motion.json` (counts) and `metrics/motion_classes.csv` (motions per class, a DVC plot).
+HumanML3D and BVH motions have no class: their label is null in the manifest (docs/contracts.md), "(none)" in
+the plot, and `classes` counts only the labels there are.
 """
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ import hashlib
 import re
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,15 +25,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from tasks.common.config import load_section
 from tasks.common.io import RejectLog, atomic_dir, write_atomic, write_json
-from tasks.common.params import load_params
-from tasks.motion.facts import FACTS_SCHEMA, measure_facts
 from tasks.common.motions import MotionError
+from tasks.common.stage import StageError, run_stage
+from tasks.motion.config import SPLITS, MotionConfig, SplitFractions
+from tasks.motion.facts import FACTS_SCHEMA, measure_facts
 from tasks.motion.item import MotionItem, Reject
 from tasks.motion.validate import check_joints
-
-SOURCES = ("procedural", "humanml3d", "bvh")
-SPLITS = ("train", "val", "test")
 
 MANIFEST_SCHEMA = pa.schema(
     [
@@ -49,26 +51,20 @@ MANIFEST_SCHEMA = pa.schema(
 )
 
 
-def iter_source(name: str, cfg: dict[str, Any], seed: int) -> Iterator[MotionItem | Reject]:
-    """Items (or rejects) of one source, imported lazily so a source's library loads only when used."""
+def iter_source(name: str, cfg: MotionConfig) -> Iterator[MotionItem | Reject]:
+    """Items (or rejects) of one source; the loaders are imported lazily (the BVH parser is slow to import)."""
     if name == "procedural":
         from tasks.motion.procedural import generate_library
 
-        yield from generate_library(cfg, seed)
+        yield from generate_library(cfg.procedural, cfg.seed)
     elif name == "humanml3d":
         from tasks.motion.humanml3d import load_humanml3d
 
-        yield from load_humanml3d(
-            Path(cfg["root"]), splits=list(cfg.get("splits", SPLITS)),
-            subset=cfg.get("subset"), mirrored=bool(cfg.get("mirrored", False)),
-            min_seconds=float(cfg.get("min_seconds", 1.0)),
-        )
-    elif name == "bvh":
+        yield from load_humanml3d(cfg.humanml3d)
+    else:  # "bvh": MotionConfig admits no other name
         from tasks.motion.bvh import load_bvh_dir
 
-        yield from load_bvh_dir(Path(cfg["root"]), scale=cfg.get("scale", "auto"))
-    else:
-        raise ValueError(f"motion.sources: unknown source '{name}' (choose from {', '.join(SOURCES)})")
+        yield from load_bvh_dir(cfg.bvh)
 
 
 def finish_item(item: MotionItem) -> MotionItem:
@@ -80,11 +76,10 @@ def finish_item(item: MotionItem) -> MotionItem:
     return item
 
 
-def assign_splits(items: list[MotionItem], fractions: dict[str, float]) -> None:
+def assign_splits(items: list[MotionItem], split_fractions: SplitFractions) -> None:
     """Give every item without a split one, stratified by label, stable for a given set of ids."""
+    fractions = split_fractions.as_dict()
     total = sum(fractions.values())
-    if total <= 0 or set(fractions) - set(SPLITS):
-        raise ValueError(f"motion.split_fractions must use {SPLITS} with a positive sum, got {fractions}")
     groups: dict[str | None, list[MotionItem]] = defaultdict(list)
     for item in items:
         if item.split is None:
@@ -95,7 +90,7 @@ def assign_splits(items: list[MotionItem], fractions: dict[str, float]) -> None:
         # cumulative boundaries, rounding so small classes still reach val and test
         bounds, acc = [], 0.0
         for split in SPLITS:
-            acc += fractions.get(split, 0.0) / total
+            acc += fractions[split] / total
             bounds.append((split, round(acc * n)))
         start = 0
         for split, end in bounds:
@@ -104,12 +99,11 @@ def assign_splits(items: list[MotionItem], fractions: dict[str, float]) -> None:
             start = max(start, end)
 
 
-def collect(params: dict[str, Any], rejects: RejectLog) -> list[MotionItem]:
-    seed = int(params.get("seed", 0))
+def collect(cfg: MotionConfig, rejects: RejectLog) -> list[MotionItem]:
     items: list[MotionItem] = []
     seen: set[str] = set()
-    for name in params.get("sources", ["procedural"]):
-        stream = iter_source(name, params.get(name, {}), seed)
+    for name in cfg.sources:
+        stream = iter_source(name, cfg)
         for entry in tqdm(stream, desc=f"motion: {name}", unit="motion", file=sys.stderr):
             if isinstance(entry, Reject):
                 _reject(rejects, entry.item, entry.origin, entry.reason)
@@ -122,7 +116,7 @@ def collect(params: dict[str, Any], rejects: RejectLog) -> list[MotionItem]:
                 seen.add(entry.id)
             except MotionError as exc:
                 _reject(rejects, entry.id, entry.origin, str(exc))
-    assign_splits(items, params.get("split_fractions", {"train": 0.7, "val": 0.15, "test": 0.15}))
+    assign_splits(items, cfg.split_fractions)
     return items
 
 
@@ -168,19 +162,17 @@ def summarise(manifest: pd.DataFrame, rejects: RejectLog) -> dict[str, Any]:
 def reason_kind(reason: str) -> str:
     """'new_joints/7.npy: wrong shape (40, 21, 3), expected ...' -> 'wrong shape', for counting."""
     tail = reason.split(": ", 1)[-1]
-    return re.split(r"[(:,\d]", tail, maxsplit=1)[0].strip() or tail
+    return re.split(r"[(:,]|\s\d", tail, maxsplit=1)[0].strip() or tail
 
 
-def run(params_path: Path, out: Path, metrics_dir: Path) -> int:
-    params = load_params(params_path, "motion")
+def run(params_path: Path, out: Path, metrics_dir: Path) -> None:
+    cfg = load_section(MotionConfig, params_path, "motion")
     rejects = RejectLog("motion")
-    items = collect(params, rejects)
+    items = collect(cfg, rejects)
     if not items:
-        print(f"motion: every item was rejected ({len(rejects)}); nothing written", file=sys.stderr)
-        return 1
-    if params.get("strict") and len(rejects):
-        print(f"motion: strict mode and {len(rejects)} rejects; nothing written", file=sys.stderr)
-        return 1
+        raise StageError(f"every item was rejected ({len(rejects)}); nothing written")
+    if cfg.strict and len(rejects):
+        raise StageError(f"strict mode and {len(rejects)} rejects; nothing written")
     manifest = write_dataset(items, rejects, out)
     summary = summarise(manifest, rejects)
     write_json(metrics_dir / "motion.json", summary)
@@ -191,7 +183,6 @@ def run(params_path: Path, out: Path, metrics_dir: Path) -> int:
         f"({summary['splits']}), {summary['rejects']} rejected -> {out}",
         file=sys.stderr,
     )
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,4 +191,4 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("data/motion"))
     ap.add_argument("--metrics", type=Path, default=Path("metrics"))
     args = ap.parse_args(argv)
-    return run(args.params, args.out, args.metrics)
+    return run_stage("motion", lambda: run(args.params, args.out, args.metrics))

@@ -1,16 +1,17 @@
 """Sanity checks every motion passes before it enters the data set.
 
 Each check is a small function that returns a reason (a short phrase) or None; ``check_joints`` runs
-them in order and raises ``MotionError("<where>: <reason>")`` at the first failure.
+them in order and raises ``MotionError("<where>: <reason>")`` at the first failure.  No motion shorter than
+``MIN_FRAMES`` (docs/contracts.md) passes, so whatever the motion stage accepts, simulate can simulate.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
-from tasks.common.motions import MotionError
+from tasks.common.motions import MIN_FRAMES, MotionError
 from tasks.common.skeleton import N_JOINTS
 
 
@@ -18,7 +19,7 @@ from tasks.common.skeleton import N_JOINTS
 class Limits:
     """What a plausible motion in metres looks like."""
 
-    min_frames: int = 1
+    min_frames: int = MIN_FRAMES  # a source may ask for more (never fewer than MIN_FRAMES)
     max_abs_m: float = 50.0  # no capture volume is larger; bigger numbers mean cm, mm or garbage
     max_extent_m: float = 3.0  # a person spans less than this in every frame, even lying with arms out
 
@@ -38,8 +39,9 @@ def _shape(j: np.ndarray, lim: Limits) -> str | None:
 def _frames(j: np.ndarray, lim: Limits) -> str | None:
     if len(j) == 0:
         return "no frames"
-    if len(j) < lim.min_frames:
-        return f"too short: {len(j)} frames, need at least {lim.min_frames}"
+    need = max(lim.min_frames, MIN_FRAMES)
+    if len(j) < need:
+        return f"too short: {len(j)} frame{'' if len(j) == 1 else 's'}, need at least {need}"
     return None
 
 

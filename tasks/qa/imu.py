@@ -9,10 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from pydantic import Field
 
+from tasks.common.config import Section
 from tasks.qa.trends import TrendConfig, describe, segment_trends, smooth
 
-MIN_ACC_CHANGE = 0.5  # m/s²: smaller changes of |acceleration| are never called a rise or a fall
+
+class ImuFactConfig(Section):
+    """``qa.imu`` in params.yaml."""
+
+    min_acc_change: float = Field(0.5, ge=0)  # m/s²: smaller changes of |acceleration| are never a rise or a fall
 
 
 def site_words(site: str) -> str:
@@ -20,7 +26,8 @@ def site_words(site: str) -> str:
     return site.replace("_", "-")
 
 
-def imu_facts(signals: dict[str, np.ndarray], trend: TrendConfig = TrendConfig()) -> dict[str, Any]:
+def imu_facts(signals: dict[str, np.ndarray], trend: TrendConfig = TrendConfig(),
+              cfg: ImuFactConfig = ImuFactConfig()) -> dict[str, Any]:
     t = np.asarray(signals["imu_time_s"], dtype=np.float64)
     imu = np.asarray(signals["imu"], dtype=np.float64)
     sites = [str(s) for s in signals["imu_sites"]]
@@ -35,7 +42,7 @@ def imu_facts(signals: dict[str, np.ndarray], trend: TrendConfig = TrendConfig()
     return {
         "most_active_sites": [sites[i] for i in ranked[:3]],
         "site": sites[top],
-        "acc_trend": describe(name, "m/s²", segment_trends(t, a, MIN_ACC_CHANGE, trend), trend),
+        "acc_trend": describe(name, "m/s²", segment_trends(t, a, cfg.min_acc_change, trend), trend),
         "acc_mean": round(float(a.mean()), 1),
         "acc_min": round(float(a.min()), 1),
         "acc_max": round(float(a.max()), 1),

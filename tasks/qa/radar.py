@@ -3,7 +3,8 @@
 Static clutter removal leaves a still person almost invisible, so only frames whose strongest range bin
 stands ``active_db`` above the median of the whole range-time map count as seeing the person.  On those:
 
-* range: the power-weighted range of the bins within ``peak_window_db`` of the frame's peak, smoothed;
+* range: the power-weighted range of the bins within ``peak_window_db`` of the frame's peak, smoothed
+  over ``track_smooth_s``;
   start/end are the medians of the first/last ``edge_s`` of seen frames, closest is the minimum;
 * movement: approaching / receding when the range changes by ``move_m`` or more, "approaches then
   recedes" (or the reverse) when a range between the edge windows lies ``move_m`` nearer (farther) than
@@ -15,26 +16,31 @@ stands ``active_db`` above the median of the whole range-time map count as seein
   speed below which 95% of a frame's power lies;
 * points: mean detected points per frame; azimuth: power-weighted angle at the start and the end
   (positive = the radar's right).
+
+Every threshold is ``qa.radar`` in params.yaml.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from pydantic import Field
 
-from tasks.qa.trends import TrendConfig, describe, segment_trends, smooth
+from tasks.common.config import Section
 from tasks.common.signals import to_db
+from tasks.qa.trends import TrendConfig, describe, segment_trends, smooth
 
 
-@dataclass(frozen=True)
-class RadarFactConfig:
-    active_db: float = 15.0
-    peak_window_db: float = 10.0
-    edge_s: float = 0.25
-    move_m: float = 0.3
-    doppler_window_db: float = 15.0  # per frame, Doppler bins this far below the strongest are ignored
-    dominant_share: float = 0.6  # this share of Doppler power on one sign makes it dominant
+class RadarFactConfig(Section):
+    """``qa.radar`` in params.yaml."""
+
+    active_db: float = Field(15.0, gt=0)
+    peak_window_db: float = Field(10.0, gt=0)
+    edge_s: float = Field(0.25, gt=0)
+    move_m: float = Field(0.3, gt=0)
+    track_smooth_s: float = Field(0.3, ge=0)  # moving average of the range track
+    doppler_window_db: float = Field(15.0, gt=0)  # per frame, Doppler bins this far below the strongest are ignored
+    dominant_share: float = Field(0.6, gt=0.5, le=1)  # this share of Doppler power on one sign makes it dominant
 
 
 def _weighted(axis: np.ndarray, power: np.ndarray) -> np.ndarray:
@@ -70,7 +76,7 @@ def radar_facts(signals: dict[str, np.ndarray], cfg: RadarFactConfig = RadarFact
         return {"seen_share": round(float(seen.mean()), 2), "points_per_frame": points_per_frame}
     near_peak = np.where(db >= peak_db - cfg.peak_window_db, range_power, 0.0)[:, seen]
     rate = (seen.sum() - 1) / max(t[seen][-1] - t[seen][0], 1e-9)
-    track = smooth(_weighted(np.asarray(signals["range_m"], np.float64), near_peak), rate, 0.3)
+    track = smooth(_weighted(np.asarray(signals["range_m"], np.float64), near_peak), rate, cfg.track_smooth_s)
     edge = max(1, int(round(cfg.edge_s * rate)))
     start, end = float(np.median(track[:edge])), float(np.median(track[-edge:]))
 

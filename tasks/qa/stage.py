@@ -9,10 +9,16 @@ Output (`data/qa/`, written atomically):
   qa.parquet       accepted pairs: motion_id, split, category, question, answer, source, prompt_version, facts
                    (JSON of the fact lines the pair was grounded on)
   rejects.parquet  motion_id, category, reason, raw (the reply, or nothing for an LLM/infrastructure error)
-  facts.parquet    motion_id, split, label, facts (JSON of all structured facts): what the checks used
+  facts.parquet    motion_id, split, label (null where the source has none), facts (JSON of all structured
+                   facts): what the checks used
   sample.md        a few pairs per category and one reject per reason, for people to read
 Metrics: `metrics/qa.json`.  The LLM response cache (``llm.cache``) lives outside the outputs, so a re-run
-or an interrupted run costs only the requests not answered yet.
+or an interrupted run costs only the requests not answered yet.  When more than ``qa.max_error_rate`` of
+the requests failed (LLM/infrastructure errors, not bad replies), the stage still writes its outputs, then
+fails, so that DVC reruns it (cheaply, from the cache) on the next ``dvc repro``.
+
+A category with no fact line to show for a motion (no label or captions for "intention", say) is not drawn
+for it: a question the facts cannot ground would only teach the model to guess.
 
 The work shards: motions go to the LLM in fixed chunks (``chunk_rows``); ``--shard i/n`` asks about chunks
 i::n and saves that part into a folder, ``--merge DIR...`` joins such parts into the outputs. A plain run is
@@ -35,23 +41,26 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from tasks.common.config import validate_section
 from tasks.common.io import atomic_dir, write_atomic, write_json
+from tasks.common.motions import MotionError, load_joints, load_manifest
 from tasks.common.params import ParamsError, load_params
-from tasks.common.shards import add_shard_arguments
-from tasks.llm import ChatRequest, LLMClient, LLMConfigError, StructuredResult, make_client
-from tasks.llm.config import LLMConfig, Prices
-from tasks.llm.usage import UsageMeter
-from tasks.common.motions import load_joints, load_manifest
-from tasks.common.motions import MotionError
-from tasks.qa.checks import CheckConfig, check_pair
 from tasks.common.seeds import item_seed
+from tasks.common.shards import add_shard_arguments
+from tasks.common.signals import SignalsError, load_signals
+from tasks.common.stage import StageError, run_stage
+from tasks.llm import ChatRequest, LLMClient, LLMConfig, StructuredResult, make_client
+from tasks.llm.config import Prices
+from tasks.llm.usage import UsageMeter
+from tasks.qa.checks import CheckConfig, check_pair
 from tasks.qa.config import QAConfig, sample_categories
 from tasks.qa.dedup import duplicates, embed, load_embedder
 from tasks.qa.facts import fact_lines, fact_sheet, ground_facts
-from tasks.qa.prompts import PromptError, Prompts, QAPair, salvage
+from tasks.qa.prompts import Prompts, QAPair, salvage
 from tasks.qa.report import summarise, write_sample
-from tasks.qa.trends import TrendConfig
-from tasks.common.signals import SignalsError, load_signals
+
+LLM_ERROR = "llm error: "  # the reason prefix of an LLM/infrastructure failure
+
 
 @dataclass
 class Item:
@@ -93,7 +102,7 @@ def chunk_rows(rows: list[dict[str, Any]], llm: LLMConfig) -> list[list[dict[str
     return [rows[i : i + size] for i in range(0, len(rows), size)]
 
 
-def gather_facts(rows: list[dict[str, Any]], motion_dir: Path, signals_dir: Path, trend: TrendConfig,
+def gather_facts(rows: list[dict[str, Any]], motion_dir: Path, signals_dir: Path, cfg: QAConfig,
                  outcome: Outcome) -> dict[str, dict[str, Any]]:
     """Facts per motion id; a motion without readable joints or signals is rejected (category '')."""
     index_path = signals_dir / "index.parquet"
@@ -108,7 +117,8 @@ def gather_facts(rows: list[dict[str, Any]], motion_dir: Path, signals_dir: Path
             continue
         try:
             joints = load_joints(motion_dir, row["joints_path"])
-            facts[mid] = ground_facts(row, joints, load_signals(signals_dir / paths[mid]), trend)
+            facts[mid] = ground_facts(row, joints, load_signals(signals_dir / paths[mid]), cfg.trends, cfg.radar,
+                                      cfg.kinematics, cfg.imu)
         except (SignalsError, MotionError, OSError, ValueError) as exc:
             outcome.reject(mid, "", f"facts: {mid}: {' '.join(str(exc).split())}")
     return facts
@@ -121,9 +131,11 @@ def build_items(rows: list[dict[str, Any]], facts: dict[str, dict[str, Any]], pr
         mid = row["id"]
         if mid not in facts:
             continue
-        drawn = sample_categories(mid, cfg.categories, cfg.questions_per_motion, cfg.seed)
+        shown = {c: fact_lines(facts[mid], prompts.fact_names(c), cfg.sheet) for c in cfg.categories}
+        weights = {c: w for c, w in cfg.categories.items() if shown[c]}  # a category with nothing to show: never
+        drawn = sample_categories(mid, weights, cfg.questions_per_motion, cfg.seed)
         for category in sorted(drawn, key=prompts.categories.index):  # asked in prompt-file order
-            lines = fact_lines(facts[mid], prompts.fact_names(category))
+            lines = shown[category]
             request = ChatRequest(prompts.messages(category, lines), key=f"{mid}/{category}",
                                   max_tokens=cfg.max_tokens, temperature=cfg.temperature,
                                   seed=item_seed(cfg.seed, mid, category) % 2**31)
@@ -137,7 +149,7 @@ def judge(items: list[Item], results: list[StructuredResult], facts: dict[str, d
     check_cfg = CheckConfig(cfg.min_question_words, cfg.min_answer_words)
     for item, result in zip(items, results):
         if result.error is not None:
-            outcome.reject(item.motion_id, item.category, f"llm error: {' '.join(result.error.split())}")
+            outcome.reject(item.motion_id, item.category, LLM_ERROR + " ".join(result.error.split()))
             continue
         value = result.value if result.ok else salvage(result.raw)
         if value is None:
@@ -221,27 +233,23 @@ class Part:
         return cls(tables, json.loads((folder / "part.json").read_text()))
 
 
-class StageError(RuntimeError):
-    """The stage as a whole failed (nothing to ask, every request failed, bad or clashing shards)."""
-
-
 def ask(client: LLMClient, chunks: list[list[dict[str, Any]]], args: argparse.Namespace, cfg: QAConfig,
         prompts: Prompts) -> Part:
     """Facts, requests, replies, checks and duplicate removal for the motions in ``chunks``."""
     started = time.perf_counter()
     outcome = Outcome()
-    trend = TrendConfig(segments=cfg.trends.segments, smooth_s=cfg.trends.smooth_s)
     source = f"llm:{client.backend.name}:{client.backend.model}"
     facts: dict[str, dict[str, Any]] = {}
     asked: list[dict[str, Any]] = []
     splits: dict[str, str] = {}
     with tqdm(total=sum(map(len, chunks)), desc="qa", unit="motion", file=sys.stderr) as bar:
         for rows in chunks:
-            chunk_facts = gather_facts(rows, args.motion, args.signals, trend, outcome)
+            chunk_facts = gather_facts(rows, args.motion, args.signals, cfg, outcome)
             items = build_items(rows, chunk_facts, prompts, cfg)
             if items:
+                # a broken reply whose pair salvage() recovers is an answer: cached, not asked again
                 results = client.generate_structured([it.request for it in items], QAPair, cfg.max_attempts,
-                                                     stage="qa")
+                                                     stage="qa", usable=lambda raw: salvage(raw) is not None)
                 judge(items, results, chunk_facts, prompts, cfg, source, outcome)
                 asked += [{"motion_id": it.motion_id, "category": it.category, "attempts": r.attempts}
                           for it, r in zip(items, results)]
@@ -290,14 +298,18 @@ def combine(parts: list[Part]) -> Part:
 
 
 def finish(part: Part, out: Path, metrics: Path, cfg: QAConfig) -> dict[str, Any]:
-    """Check the whole data set's part, write the stage's outputs and metrics; return the metrics."""
+    """Check the whole data set's part, write the stage's outputs and metrics; return the metrics.
+
+    StageError when nothing could be asked or every request failed (nothing written), or, after writing,
+    when the LLM errors exceed ``qa.max_error_rate``.
+    """
     asked, rejects = part.tables["asked"], part.tables["rejects"]
     if not asked:
         raise StageError(f"no motion to ask about ({len(part.tables['facts'])} with facts, "
                          f"{sum(not r['category'] for r in rejects)} without)")
-    errors = [r["reason"] for r in rejects if r["reason"].startswith("llm error: ")]
+    errors = [r["reason"].removeprefix(LLM_ERROR) for r in rejects if r["reason"].startswith(LLM_ERROR)]
     if len(errors) == len(asked):
-        raise StageError(f"every one of {len(asked)} LLM requests failed ({errors[0]}); nothing written")
+        raise StageError(f"every one of {len(asked)} LLM requests failed ({LLM_ERROR}{errors[0]}); nothing written")
     about = part.about
     summary = summarise([a["category"] for a in asked], [a["attempts"] for a in asked], part.tables["qa"], rejects,
                         about["salvaged"], len(part.tables["facts"]), about["seconds"],
@@ -309,6 +321,10 @@ def finish(part: Part, out: Path, metrics: Path, cfg: QAConfig) -> dict[str, Any
         write_atomic(tmp / "sample.md", write_sample(part.tables["qa"], rejects, labels, summary,
                                                      cfg.samples_per_category))
     write_json(metrics / "qa.json", summary)
+    if len(errors) > cfg.max_error_rate * len(asked):
+        raise StageError(f"{len(errors)} of {len(asked)} LLM requests failed (more than qa.max_error_rate "
+                         f"{cfg.max_error_rate:g}); the rest is written to {out} and every answer is kept in the LLM "
+                         f"cache, so a rerun (`dvc repro`) asks only the failed ones. First error: {errors[0]}")
     return summary
 
 
@@ -316,7 +332,8 @@ def run(args: argparse.Namespace) -> int:
     params = load_params(args.params)
     if "qa" not in params or "llm" not in params:
         raise ParamsError(f"{args.params}: needs both a 'qa' and an 'llm' section")
-    cfg = QAConfig.from_params(params["qa"])
+    cfg = validate_section(QAConfig, params["qa"], "qa")
+    llm = validate_section(LLMConfig, params["llm"], "llm")
     prompts = Prompts.load(cfg.prompts)
     unknown = [c for c in cfg.categories if c not in prompts.categories]
     if unknown:
@@ -324,7 +341,7 @@ def run(args: argparse.Namespace) -> int:
     if args.merge:
         part = combine([Part.load(folder) for folder in args.merge])
     else:
-        with make_client(params["llm"]) as client:
+        with make_client(llm) as client:
             chunks = chunk_rows(motion_rows(args.motion, cfg), client.config)
             if args.shard:
                 i, n = args.shard
@@ -352,8 +369,4 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--metrics", type=Path, default=Path("metrics"))
     add_shard_arguments(ap, "ask about chunks I::N into --out, no merge")
     args = ap.parse_args(argv)
-    try:
-        return run(args)
-    except (ParamsError, PromptError, LLMConfigError, FileNotFoundError, StageError) as exc:
-        print(f"qa: {exc}", file=sys.stderr)
-        return 1
+    return run_stage("qa", lambda: run(args))

@@ -17,17 +17,21 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+from pydantic import Field
 from scipy.signal import find_peaks
 
+from tasks.common.config import Section
 
-@dataclass(frozen=True)
-class TrendConfig:
-    segments: int = 4
-    smooth_s: float = 0.1  # moving-average window applied before anything else
-    swing_share: float = 0.25
-    min_swings: int = 3
-    change_share: float = 0.2
-    sharp_share: float = 0.5  # a rise/fall this large (share of the range) is "sharp"; under change_share*1.5 "slight"
+
+class TrendConfig(Section):
+    """``qa.trends`` in params.yaml."""
+
+    segments: int = Field(4, ge=1)
+    smooth_s: float = Field(0.1, ge=0)  # moving-average window applied before anything else
+    swing_share: float = Field(0.25, gt=0)
+    min_swings: int = Field(3, ge=1)
+    change_share: float = Field(0.2, gt=0)
+    sharp_share: float = Field(0.5, gt=0)  # share of the range: "sharp" from here, "slight" under 1.5 x change_share
 
 
 @dataclass(frozen=True)

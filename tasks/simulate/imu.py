@@ -12,21 +12,25 @@ How a reading is made:
 * optionally, per-axis white noise, bias random walk and constant bias, seeded.
 
 Sensor axes (in the rest pose: facing +z, left at +x, y up):
-* pelvis, chest, head: x to the body's left, y up the trunk or neck, z forward;
+* pelvis, chest, head: x to the body's left, y up the trunk or neck, z forward; the left comes from the
+  hips (pelvis) or the collars (chest, head), or, where a skeleton merges the collars (CMU's BVH files
+  do), from the shoulders;
 * left/right wrist, thigh and ankle: x along the segment away from the trunk (elbow->wrist,
   hip->knee, knee->ankle), z out of the body's side, y = z cross x.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 from scipy.interpolate import BSpline, make_smoothing_spline
 from scipy.spatial.transform import Rotation
 
-from tasks.common.params import ParamsError
+from tasks.common.config import Section
 from tasks.common.motions import MotionError
 from tasks.common.skeleton import JOINT, JOINT_NAMES, N_JOINTS
 from tasks.simulate.rotations import orthonormal_frames, relative_rotvec, swing_rotations
@@ -38,33 +42,52 @@ GYRO_STEP_FRACTION = 0.05
 # the motion is extended at each end by a quartic least-squares fit of its 6 end-most frames: exact
 # for free fall, within 5% at the ends for 1 Hz motion, and ~3.7x the interior noise at the end sample
 EXTEND_DEGREE, FIT_FRAMES = 4, 6
+# two joints closer than this do not define a direction (real bones are centimetres long at least)
+MIN_SEPARATION_M = 0.01
 
 
-def _joint_vectors(positions: np.ndarray, pair: tuple[int, int]) -> np.ndarray:
-    """positions[:, to] - positions[:, from] [N, 3]; ValueError if the two joints ever coincide."""
-    v = positions[:, pair[1]] - positions[:, pair[0]]
-    if np.any(np.linalg.norm(v, axis=-1) < 1e-6):
-        raise ValueError(f"joints {JOINT_NAMES[pair[0]]} and {JOINT_NAMES[pair[1]]} coincide")
-    return v
+@dataclass(frozen=True)
+class Direction:
+    """A direction over time: the vector between two joints (from, to), or ``fallback``'s where they merge.
+
+    Real skeletons merge joints: CMU's BVH files put both collars on the chest joint, so a lateral axis
+    from the collars alone would vanish.  If the two joints come closer than MIN_SEPARATION_M in any
+    frame, the whole clip uses ``fallback`` (no mid-clip switch, which would read as a gyroscope spike).
+    """
+
+    pair: tuple[int, int]
+    fallback: Direction | None = None
+
+    def vectors(self, positions: np.ndarray) -> np.ndarray:
+        """[N, 3] over ``positions`` [N, 22, 3]; ValueError naming the joints if none of the chain is usable."""
+        v = positions[:, self.pair[1]] - positions[:, self.pair[0]]
+        if np.all(np.linalg.norm(v, axis=-1) >= MIN_SEPARATION_M):
+            return v
+        if self.fallback is not None:
+            return self.fallback.vectors(positions)
+        start, end = (JOINT_NAMES[j] for j in self.pair)
+        raise ValueError(f"joints {start} and {end} coincide (less than {MIN_SEPARATION_M * 100:g} cm apart)")
+
+
+def _along(start: str, end: str, fallback: Direction | None = None) -> Direction:
+    return Direction((JOINT[start], JOINT[end]), fallback)
 
 
 @dataclass(frozen=True)
 class AlignedFrame:
-    """Axis ``axes[0]`` along joint pair ``primary`` (from, to), axis ``axes[1]`` towards ``secondary``."""
+    """Axis ``axes[0]`` along ``primary``, axis ``axes[1]`` towards ``secondary``."""
 
-    primary: tuple[int, int]
-    secondary: tuple[int, int]
+    primary: Direction
+    secondary: Direction
     axes: tuple[int, int] = (0, 1)
 
     def frames(self, positions: np.ndarray, parent: np.ndarray | None = None) -> np.ndarray:
-        return orthonormal_frames(
-            _joint_vectors(positions, self.primary), _joint_vectors(positions, self.secondary), self.axes
-        )
+        return orthonormal_frames(self.primary.vectors(positions), self.secondary.vectors(positions), self.axes)
 
 
 @dataclass(frozen=True)
 class SwingFrame:
-    """A limb segment ``bone`` (from, to) whose roll follows the ``parent`` site.
+    """A limb segment ``bone`` whose roll follows the ``parent`` site.
 
     With the bone along ``reference`` (a direction in the parent's frame) the sensor's x is the bone
     and its z is ``outward``; any other bone direction is reached by the smallest rotation.  Roll is
@@ -73,7 +96,7 @@ class SwingFrame:
     """
 
     parent: str
-    bone: tuple[int, int]
+    bone: Direction
     reference: tuple[float, float, float]
     outward: tuple[float, float, float]
 
@@ -81,7 +104,7 @@ class SwingFrame:
         assert parent is not None, "a swing frame needs its parent's frames"
         reference = np.array(self.reference, dtype=float)
         base = orthonormal_frames(reference, np.array(self.outward, dtype=float), axes=(0, 2))[0]
-        bone = np.einsum("nji,nj->ni", parent, _joint_vectors(positions, self.bone))  # in the parent frame
+        bone = np.einsum("nji,nj->ni", parent, self.bone.vectors(positions))  # in the parent frame
         return parent @ swing_rotations(reference, bone, fallback_axis=base[:, 1]) @ base
 
 
@@ -97,119 +120,84 @@ def _on(joint: str) -> tuple[int, int, float]:
     return JOINT[joint], JOINT[joint], 0.0
 
 
-def _pair(start: str, end: str) -> tuple[int, int]:
-    return JOINT[start], JOINT[end]
-
-
 _LEFT, _RIGHT, _FORWARD, _DOWN = (1.0, 0.0, 0.0), (-1.0, 0.0, 0.0), (0.0, 0.0, 1.0), (0.0, -1.0, 0.0)
-_COLLAR_LINE = _pair("right_collar", "left_collar")
+# The trunk's left: the collars (closest to the spine, least moved by the arms), else the shoulders,
+# else the hips.
+_ACROSS = _along("right_collar", "left_collar",
+                 _along("right_shoulder", "left_shoulder", _along("right_hip", "left_hip")))
 
 
 def _limb_sites(side: str, outward: tuple[float, float, float]) -> dict[str, Site]:
     """Wrist, mid-thigh and ankle sensors of one side; their z axis points ``outward``."""
     hip, knee, ankle, foot, elbow, wrist = (f"{side}_{j}" for j in "hip knee ankle foot elbow wrist".split())
-    toe = _pair(ankle, foot)
+    toe = _along(foot, ankle) if side == "left" else _along(ankle, foot)
     return {
         # the forearm's roll follows the chest; ill-defined only with the forearm pointing straight back
-        wrist: Site(_on(wrist), SwingFrame("chest", _pair(elbow, wrist), _FORWARD, outward)),
+        wrist: Site(_on(wrist), SwingFrame("chest", _along(elbow, wrist), _FORWARD, outward)),
         # the thigh's roll follows the pelvis; ill-defined only with the thigh pointing straight up
-        f"{side}_thigh": Site((*_pair(hip, knee), 0.5), SwingFrame("pelvis", _pair(hip, knee), _DOWN, outward)),
+        f"{side}_thigh": Site((JOINT[hip], JOINT[knee], 0.5), SwingFrame("pelvis", _along(hip, knee), _DOWN, outward)),
         # the shank's roll follows the foot, which never lines up with it; y points back on the left
         # and forward on the right so that z = x cross y points out of the body's side on both
-        ankle: Site(_on(ankle), AlignedFrame(_pair(knee, ankle), toe[::-1] if side == "left" else toe)),
+        ankle: Site(_on(ankle), AlignedFrame(_along(knee, ankle), toe)),
     }
 
 
 SITES: dict[str, Site] = {
-    "pelvis": Site(_on("pelvis"), AlignedFrame(_pair("right_hip", "left_hip"), _pair("pelvis", "spine1"))),
-    "chest": Site(_on("spine3"), AlignedFrame(_pair("spine3", "neck"), _COLLAR_LINE, axes=(1, 0))),
-    "head": Site(_on("head"), AlignedFrame(_pair("neck", "head"), _COLLAR_LINE, axes=(1, 0))),
+    "pelvis": Site(_on("pelvis"), AlignedFrame(_along("right_hip", "left_hip"), _along("pelvis", "spine1"))),
+    "chest": Site(_on("spine3"), AlignedFrame(_along("spine3", "neck"), _ACROSS, axes=(1, 0))),
+    # a head joint on the neck (no length) leaves the head aligned with the upper trunk
+    "head": Site(_on("head"), AlignedFrame(_along("neck", "head", _along("spine3", "neck")), _ACROSS, axes=(1, 0))),
     **_limb_sites("left", _LEFT),
     **_limb_sites("right", _RIGHT),
 }
 
 
-@dataclass(frozen=True)
-class SensorNoise:
+class SensorNoise(Section):
     """One sensor's error model, the same on each axis, in the sensor's unit u (m/s² or rad/s)."""
 
-    white: float = 0.0  # noise density, u/√Hz: per-sample std is white * sqrt(rate_hz)
-    bias_walk: float = 0.0  # bias random walk, u/√s: the bias steps by N(0, bias_walk² dt) per sample
-    bias: float = 0.0  # std of the constant (turn-on) bias, u, drawn once per site and axis
+    white: float = Field(0.0, ge=0, allow_inf_nan=False)  # noise density, u/√Hz: per-sample std white·√rate_hz
+    bias_walk: float = Field(0.0, ge=0, allow_inf_nan=False)  # u/√s: the bias steps by N(0, bias_walk² dt)
+    bias: float = Field(0.0, ge=0, allow_inf_nan=False)  # std of the constant (turn-on) bias, drawn per site/axis
 
 
-@dataclass(frozen=True)
-class ImuConfig:
-    """The ``imu`` section of params.yaml.  Noise defaults to a calibrated consumer MEMS IMU."""
+class ImuNoise(Section):
+    """``simulate.imu.noise``: defaults of a calibrated consumer MEMS IMU.  A partial ``accel``/``gyro``
+    mapping keeps the other terms' defaults."""
 
-    rate_hz: float = 50.0
-    sites: tuple[str, ...] = tuple(SITES)
-    cutoff_hz: float | None = 6.0  # None: interpolate the joints exactly (no smoothing)
-    noise: bool = True
+    enabled: bool = True
     accel: SensorNoise = SensorNoise(white=2e-3, bias_walk=1e-3, bias=0.05)
     gyro: SensorNoise = SensorNoise(white=1.5e-4, bias_walk=1e-4, bias=5e-3)
 
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.rate_hz) and self.rate_hz > 0):
-            raise ParamsError(f"imu.rate_hz: must be a positive number, got {self.rate_hz}")
-        if self.cutoff_hz is not None and not (math.isfinite(self.cutoff_hz) and self.cutoff_hz > 0):
-            raise ParamsError(f"imu.cutoff_hz: must be a positive number or null, got {self.cutoff_hz}")
-        if not self.sites:
-            raise ParamsError("imu.sites: is empty")
-        unknown = [s for s in self.sites if s not in SITES]
-        if unknown:
-            raise ParamsError(f"imu.sites: unknown site(s) {unknown} (known: {', '.join(SITES)})")
-        if len(set(self.sites)) != len(self.sites):
-            raise ParamsError(f"imu.sites: lists a site twice: {list(self.sites)}")
-        for sensor in ("accel", "gyro"):
-            for f in fields(SensorNoise):
-                value = getattr(getattr(self, sensor), f.name)
-                if not (math.isfinite(value) and value >= 0):
-                    raise ParamsError(f"imu.noise.{sensor}.{f.name}: must be a number >= 0, got {value}")
-
+    @field_validator("accel", "gyro", mode="before")
     @classmethod
-    def from_params(cls, d: dict[str, Any]) -> ImuConfig:
-        """Build from the ``imu`` section; keys left out keep their defaults, unknown keys are errors."""
-        _check_keys(d, {"rate_hz", "sites", "cutoff_hz", "noise"}, "imu")
-        noise = d.get("noise") or {}
-        _check_keys(noise, {"enabled", "accel", "gyro"}, "imu.noise")
-        base = cls()
-        cutoff = d.get("cutoff_hz", base.cutoff_hz)
-        sites = d.get("sites", base.sites)
-        if isinstance(sites, str) or not isinstance(sites, (list, tuple)):
-            raise ParamsError(f"imu.sites: must be a list of site names, got {sites!r}")
-        return cls(
-            rate_hz=_number(d.get("rate_hz", base.rate_hz), "imu.rate_hz"),
-            sites=tuple(sites),
-            cutoff_hz=None if cutoff is None else _number(cutoff, "imu.cutoff_hz"),
-            noise=bool(noise.get("enabled", base.noise)),
-            accel=_sensor_noise(noise.get("accel") or {}, base.accel, "imu.noise.accel"),
-            gyro=_sensor_noise(noise.get("gyro") or {}, base.gyro, "imu.noise.gyro"),
-        )
+    def _over_defaults(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, dict):
+            return {**cls.model_fields[info.field_name].default.model_dump(), **value}
+        return value
 
 
-def _check_keys(d: Any, known: set[str], where: str) -> None:
-    if not isinstance(d, dict):
-        raise ParamsError(f"{where}: must be a mapping, got {d!r}")
-    unknown = sorted(set(d) - known)
-    if unknown:
-        raise ParamsError(f"{where}: unknown key(s) {unknown} (known: {', '.join(sorted(known))})")
+class ImuConfig(Section):
+    """The ``simulate.imu`` section of params.yaml (tasks/common/config.py validates it)."""
 
+    rate_hz: float = Field(50.0, gt=0, allow_inf_nan=False)
+    sites: tuple[str, ...] = tuple(SITES)
+    cutoff_hz: float | None = Field(6.0, gt=0, allow_inf_nan=False)  # None: interpolate the joints exactly
+    noise: ImuNoise = ImuNoise()
 
-def _number(value: Any, where: str) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ParamsError(f"{where}: must be a number, got {value!r}") from None
-
-
-def _sensor_noise(d: Any, default: SensorNoise, where: str) -> SensorNoise:
-    _check_keys(d, {f.name for f in fields(SensorNoise)}, where)
-    return replace(default, **{k: _number(v, f"{where}.{k}") for k, v in d.items()})
+    @field_validator("sites")
+    @classmethod
+    def _known_sites(cls, sites: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [s for s in sites if s not in SITES]
+        problem = ("is empty" if not sites else
+                   f"unknown site(s) {unknown} (known: {', '.join(SITES)})" if unknown else
+                   f"lists a site twice: {list(sites)}" if len(set(sites)) != len(sites) else None)
+        if problem:
+            raise PydanticCustomError("imu_sites", "{problem}", {"problem": problem})
+        return sites
 
 
 def simulate_imu(
-    joints: np.ndarray, fps: float, cfg: dict[str, Any] | ImuConfig, seed: int = 0, item: str = "motion"
+    joints: np.ndarray, fps: float, cfg: ImuConfig, seed: int = 0, item: str = "motion"
 ) -> dict[str, np.ndarray]:
     """Virtual IMU readings of a motion [T, 22, 3] (metres, y up) sampled at ``fps``.
 
@@ -218,7 +206,6 @@ def simulate_imu(
     and ``imu_orientation`` float32 [Ti, S, 4] (sensor -> world quaternions, x y z w).  ``seed``
     draws the noise; ``item`` names the motion in MotionError messages.
     """
-    cfg = cfg if isinstance(cfg, ImuConfig) else ImuConfig.from_params(cfg)
     x = _checked_joints(joints, fps, item)
     spline = _smooth_trajectories(x, fps, cfg.cutoff_hz)
     t = np.arange(math.floor((len(x) - 1) / fps * cfg.rate_hz + 1e-9) + 1) / cfg.rate_hz
@@ -238,7 +225,7 @@ def simulate_imu(
         imu[:, s, :3] = np.einsum("tji,tj->ti", now, accel - GRAVITY)
         imu[:, s, 3:] = relative_rotvec(before, after) / step
         orientation[:, s] = Rotation.from_matrix(now).as_quat()
-    if cfg.noise:
+    if cfg.noise.enabled:
         imu += _sensor_errors(imu.shape, cfg, np.random.default_rng(seed))
     return {
         "imu": imu.astype(np.float32),
@@ -308,7 +295,7 @@ def _sensor_errors(shape: tuple[int, ...], cfg: ImuConfig, rng: np.random.Genera
     n, sites, _ = shape
     dt = 1.0 / cfg.rate_hz
     errors = np.empty(shape)
-    for columns, model in ((slice(0, 3), cfg.accel), (slice(3, 6), cfg.gyro)):
+    for columns, model in ((slice(0, 3), cfg.noise.accel), (slice(3, 6), cfg.noise.gyro)):
         white = rng.standard_normal((n, sites, 3)) * model.white / math.sqrt(dt)
         walk = np.cumsum(rng.standard_normal((n, sites, 3)) * model.bias_walk * math.sqrt(dt), axis=0)
         bias = rng.standard_normal((sites, 3)) * model.bias

@@ -20,8 +20,8 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from tasks.common.io import write_atomic
-from tasks.common.skeleton import CENTRE, LEFT, RIGHT
 from tasks.common.signals import REQUIRED_SITES, check_signals, to_db
+from tasks.common.skeleton import CENTRE, LEFT, RIGHT
 
 DYNAMIC_RANGE_DB = 40.0
 TOP_PERCENTILE = 95.0  # of the per-frame peak powers: the top of each heatmap's colour scale

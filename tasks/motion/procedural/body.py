@@ -49,7 +49,7 @@ class Body:
     forearm: float
 
     @classmethod
-    def from_height(cls, height: float, rng: np.random.Generator | None = None) -> "Body":
+    def from_height(cls, height: float, rng: np.random.Generator | None = None) -> Body:
         """A body of the given stature; with ``rng``, limb and width proportions vary by a few per cent."""
         p = dict(PROPORTIONS)
         if rng is not None:
@@ -219,7 +219,7 @@ class Pose:
 
     @classmethod
     def standing(cls, body: Body, frames: int, half_width: float | None = None,
-                 toe_out: float = np.radians(6.0)) -> "Pose":
+                 toe_out: float = np.radians(6.0)) -> Pose:
         """A relaxed upright stance at the origin facing +z, ankles ``half_width`` from the midline."""
         w = body.hip_half + 0.015 if half_width is None else half_width
         zeros = np.zeros(frames)
@@ -237,7 +237,7 @@ class Pose:
             foot_pitch=np.zeros((2, frames)), knee_out=np.full((2, frames), 0.15),
         )
 
-    def frames_from(self, first: int) -> "Pose":
+    def frames_from(self, first: int) -> Pose:
         """The pose without its first ``first`` frames."""
         return replace(self, **{k: (v[first:] if v.ndim == 1 or k == "hips" else v[:, first:]).copy()
                                 for k, v in vars(self).items()})

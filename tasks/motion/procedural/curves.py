@@ -4,7 +4,7 @@ Every motion channel is built from these, so velocity and acceleration stay cont
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

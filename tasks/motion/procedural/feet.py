@@ -6,8 +6,8 @@ which is what keeps planted feet from sliding.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

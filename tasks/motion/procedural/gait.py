@@ -7,8 +7,8 @@ shape, and the legs' reach decides how far the pelvis dips between steps.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -7,8 +7,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from tasks.motion.procedural.body import (LEFT, RIGHT, SIDE_NAME, SIDE_SIGN, Body, Pose, arm_target, rest_arms,
-                                          settle_hips)
+from tasks.motion.procedural.body import (
+    LEFT,
+    RIGHT,
+    SIDE_NAME,
+    SIDE_SIGN,
+    Body,
+    Pose,
+    arm_target,
+    rest_arms,
+    settle_hips,
+)
 from tasks.motion.procedural.curves import keyframes, ramp
 from tasks.motion.procedural.feet import Swing, foot_track
 from tasks.motion.procedural.scene import BOTH_ARMS, STANDING, Made, Scene, hand_facts

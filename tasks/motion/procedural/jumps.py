@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tasks.common.skeleton import FPS
 from tasks.motion.procedural.body import LEFT, RIGHT, SIDE_SIGN, TOE_HEIGHT, Body, Pose, arm_target, max_hips_y
 from tasks.motion.procedural.curves import hermite_track, keyframes, minjerk
 from tasks.motion.procedural.scene import BOTH_ARMS, BOTH_LEGS, STANDING, Made, Scene
-from tasks.common.skeleton import FPS
 
 G = 9.81
 REACH = 0.985  # legs straighten to this share of their length at take-off

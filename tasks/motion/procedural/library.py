@@ -1,18 +1,21 @@
 """The catalogue of procedural activities and the entry points that turn one into a MotionItem."""
 from __future__ import annotations
 
-import hashlib
-from dataclasses import asdict
-from typing import Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tasks.common.seeds import item_seed
+from tasks.common.skeleton import FPS, JOINT
 from tasks.motion.item import MotionItem
 from tasks.motion.procedural import gestures, jumps, locomotion, postures
 from tasks.motion.procedural.body import Body, Pose, assemble
 from tasks.motion.procedural.captions import write_captions
-from tasks.motion.procedural.scene import MIN_DURATION_S, Area, Scene, Spec
-from tasks.common.skeleton import FPS, JOINT
+from tasks.motion.procedural.scene import Area, Scene, Spec
+
+if TYPE_CHECKING:
+    from tasks.motion.config import ProceduralConfig
 
 # label -> activity and the shortest clip it needs (s)
 SPECS: dict[str, Spec] = {
@@ -46,39 +49,6 @@ MAX_DURATION_S = 10.0  # HumanML3D clips are 2-10 s
 MIN_AREA = Area(forward_m=1.2, backward_m=1.0, side_m=1.5)
 
 
-def _range(value: Any, name: str, low: float, high: float) -> tuple[float, float]:
-    """A [min, max] pair inside [low, high], or ValueError naming the setting."""
-    try:
-        a, b = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise ValueError(f"motion.procedural.{name}: expected [min, max], got {value!r}") from None
-    if not low <= a <= b <= high:
-        raise ValueError(f"motion.procedural.{name}: need {low:g} <= min <= max <= {high:g}, got [{a:g}, {b:g}]")
-    return a, b
-
-
-def _area(value: Mapping[str, Any] | Area | None) -> Area:
-    """The capture area from {forward_m, backward_m, side_m} (any left out take their defaults), or ValueError
-    naming the setting."""
-    if value is None:
-        return Area()
-    if isinstance(value, Area):
-        value = asdict(value)
-    if not isinstance(value, Mapping):
-        raise ValueError(f"motion.procedural.area: expected a mapping of forward_m, backward_m, side_m, got {value!r}")
-    sizes = asdict(Area())
-    unknown = [k for k in value if k not in sizes]
-    if unknown:
-        raise ValueError(f"motion.procedural.area: unknown key '{unknown[0]}' (valid: {', '.join(sizes)})")
-    for name in sizes:
-        if name in value:
-            v, least = value[name], getattr(MIN_AREA, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not least <= v < float("inf"):
-                raise ValueError(f"motion.procedural.area.{name}: expected metres >= {least:g}, got {v!r}")
-            sizes[name] = float(v)
-    return Area(**sizes)
-
-
 def _breathe(pose: Pose, t: np.ndarray, rng: np.random.Generator) -> None:
     """Quiet breathing and postural sway: a few millimetres, so no one stands perfectly still."""
     f_breath, f_sway = rng.uniform(0.2, 0.33), rng.uniform(0.15, 0.3)
@@ -94,19 +64,18 @@ def mean_speed(joints: np.ndarray) -> float:
     return float(np.linalg.norm(np.diff(ground, axis=0), axis=-1).sum() / ((len(joints) - 1) / FPS))
 
 
-def generate(label: str, k: int, seed: int, duration_s: Sequence[float] = (4.0, 8.0),
-             body_height_m: Sequence[float] = (1.55, 1.95),
-             area: Mapping[str, Any] | Area | None = None) -> MotionItem:
+def generate(label: str, k: int, seed: int, duration_s: tuple[float, float] = (4.0, 8.0),
+             body_height_m: tuple[float, float] = (1.55, 1.95), area: Area = Area()) -> MotionItem:
     """One motion of class ``label``, fully determined by the arguments; ``k`` only numbers its id.
 
-    Pelvis and feet stay inside ``area`` (an Area or its sizes; None: the default).  A travelling class that
-    runs out of room stops, and its clip ends soon after, which may be sooner than ``duration_s`` asks.
+    The ranges are [min, max] as ProceduralConfig validates them (``duration_s`` within MIN_DURATION_S to
+    MAX_DURATION_S).  Pelvis and feet stay inside ``area``.  A travelling class that runs out of room stops,
+    and its clip ends soon after, which may be sooner than ``duration_s`` asks.
     """
     if label not in SPECS:
         raise ValueError(f"unknown procedural motion class '{label}' (valid: {', '.join(CLASSES)})")
-    area = _area(area)
-    lo, hi = _range(duration_s, "duration_s", MIN_DURATION_S, MAX_DURATION_S)
-    short, tall = _range(body_height_m, "body_height_m", 1.2, 2.2)
+    lo, hi = duration_s
+    short, tall = body_height_m
     spec = SPECS[label]
     rng = np.random.default_rng(seed)
     height = float(rng.uniform(short, tall))
@@ -126,29 +95,12 @@ def generate(label: str, k: int, seed: int, duration_s: Sequence[float] = (4.0, 
     )
 
 
-def motion_seed(seed: int, label: str, k: int) -> int:
-    """The seed of motion k of a class: a hash of (seed, label, k), so adding a class changes no other motion."""
-    return int.from_bytes(hashlib.sha256(f"{seed}:{label}:{k}".encode()).digest()[:8], "little") >> 1
+def generate_library(cfg: ProceduralConfig, seed: int) -> Iterator[MotionItem]:
+    """``cfg.motions_per_class`` motions of each class in ``cfg.classes``, inside ``cfg.area``.
 
-
-def generate_library(cfg: dict[str, Any], seed: int) -> Iterator[MotionItem]:
-    """``motions_per_class`` motions of each class in ``classes`` ("all" or a list of labels), inside ``area``."""
-    per_class = cfg.get("motions_per_class", 6)
-    if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 0:
-        raise ValueError(f"motion.procedural.motions_per_class: expected a whole number >= 0, got {per_class!r}")
-    classes = cfg.get("classes", "all")
-    if classes == "all":
-        labels = list(CLASSES)
-    elif isinstance(classes, (list, tuple)):
-        labels = [str(c) for c in classes]
-        unknown = [c for c in labels if c not in SPECS]
-        if unknown:
-            raise ValueError(f"motion.procedural.classes: unknown class '{unknown[0]}' (valid: {', '.join(CLASSES)})")
-    else:
-        raise ValueError(f"motion.procedural.classes: expected 'all' or a list of labels, got {classes!r}")
-    duration = _range(cfg.get("duration_s", (4.0, 8.0)), "duration_s", MIN_DURATION_S, MAX_DURATION_S)
-    height = _range(cfg.get("body_height_m", (1.55, 1.95)), "body_height_m", 1.2, 2.2)
-    area = _area(cfg.get("area"))
-    for label in labels:
-        for k in range(per_class):
-            yield generate(label, k, motion_seed(seed, label, k), duration, height, area)
+    Motion k of a class is seeded by (seed, label, k) alone, so adding a class or a motion changes no other.
+    """
+    area = cfg.area.area()
+    for label in cfg.classes:
+        for k in range(cfg.motions_per_class):
+            yield generate(label, k, item_seed(seed, label, k), cfg.duration_s, cfg.body_height_m, area)

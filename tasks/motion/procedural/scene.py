@@ -1,13 +1,14 @@
 """What every activity gets (a body, a clip length, a random stream) and what it returns (a pose and facts)."""
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from tasks.motion.procedural.body import LEFT, RIGHT, SIDE_NAME, Body, Pose
 from tasks.common.skeleton import FPS
+from tasks.motion.procedural.body import LEFT, RIGHT, SIDE_NAME, Body, Pose
 
 Facts = dict[str, Any]
 MIN_DURATION_S = 2.0  # HumanML3D clips are 2-10 s

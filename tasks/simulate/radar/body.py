@@ -7,8 +7,8 @@ a cubic spline, so positions at chirp times (and hence micro-Doppler) are smooth
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy.interpolate import CubicSpline

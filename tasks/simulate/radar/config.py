@@ -42,9 +42,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         tx_positions=((0.0, 0.0), (2.0, 1.0), (4.0, 0.0)), rx_positions=_ULA4,
         max_range_m=8.0, n_angle=64, angle_method="fft",
     ),
-    # What the pipeline uses: the same physics sized for a data set of ~1000 s of motion in well under
-    # a minute of one CPU core (fast path, ~0.04 s per simulated second).  2 TX x 4 RX gives 8
-    # horizontal virtual elements (14 deg azimuth resolution); 64 loops of 2 x 80 us chirps make a
+    # What the pipeline uses: the same physics sized for a data set of ~1000 s of motion in about a
+    # minute of one CPU core (fast path, 0.04-0.07 s per simulated second: the README's table).  2 TX x 4
+    # RX gives 8 horizontal virtual elements (14 deg azimuth resolution); 64 loops of 2 x 80 us chirps make a
     # 10 ms frame (0.19 m/s bins, +-6 m/s unambiguous: enough for limbs); 256 samples over 51 us
     # give 4.9 cm range bins, 6 m kept of a 12.5 m IF band; 20 fps matches the motion's frame rate;
     # 20 scatterers per metre (one per range bin).  The fast path's cost hardly depends on n_samples.

@@ -1,0 +1,92 @@
+"""The ``simulate`` section of params.yaml, validated once at the stage boundary (tasks/common/config.py).
+
+``radar`` is a preset plus overrides of any RadarConfig field; the overrides are checked against RadarConfig's
+fields and types (``simulate.radar.carrier_hz: "77GHz"`` is a one-line error naming that key), then the
+frozen RadarConfig they build is what the section holds.  ``seed`` and ``device`` are set once for the stage:
+each motion's radar seed is derived from ``simulate.seed`` and the motion id (tasks/simulate/signals.py).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal, get_type_hints
+
+import torch
+from pydantic import Field, ValidationInfo, create_model, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from tasks.common.config import Section, validate_section
+from tasks.common.signals import REQUIRED_SITES
+from tasks.simulate.imu import ImuConfig
+from tasks.simulate.radar import PRESETS, RadarConfig, RadarConfigError
+
+STAGE_WIDE = ("seed", "device")  # RadarConfig fields the stage sets: simulate.seed, simulate.device
+
+
+def invalid(problem: str) -> PydanticCustomError:
+    """A validation error whose message is ``problem`` as written (no "Value error, " prefix)."""
+    return PydanticCustomError("simulate", "{problem}", {"problem": problem})
+
+
+class _RadarSectionBase(Section):
+    preset: Literal[tuple(PRESETS)] = "default"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_stage_wide(cls, data: Any) -> Any:
+        for key in STAGE_WIDE:
+            if isinstance(data, dict) and key in data:
+                raise invalid(f"{key} is set once for the stage: use simulate.{key}")
+        return data
+
+
+# One optional override per RadarConfig field, typed as the field; only the keys given are overrides.
+RadarSection = create_model(
+    "RadarSection",
+    __base__=_RadarSectionBase,
+    **{f.name: (get_type_hints(RadarConfig)[f.name], None)
+       for f in dataclasses.fields(RadarConfig) if f.name not in STAGE_WIDE},
+)
+
+
+class SimulateConfig(Section):
+    """The ``simulate`` section; ``radar`` is a RadarConfig and ``imu`` an ImuConfig once validated."""
+
+    seed: int = 0
+    strict: bool = False  # any rejected motion fails the stage
+    method: Literal["fast", "reference"] = "fast"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    torch_threads: int = Field(1, ge=1)
+    # validated as a RadarSection, held as the RadarConfig it builds (see _build_radar)
+    radar: RadarSection = Field(default_factory=dict, validate_default=True)
+    imu: ImuConfig = ImuConfig()
+
+    @field_validator("device")
+    @classmethod
+    def _device_exists(cls, device: str) -> str:
+        # a missing GPU is a configuration error, not one reject per motion
+        if device == "cuda" and not torch.cuda.is_available():
+            raise invalid("'cuda' asked for but torch sees no GPU")
+        return device
+
+    @field_validator("radar")
+    @classmethod
+    def _build_radar(cls, section: Section, info: ValidationInfo) -> RadarConfig:
+        overrides = section.model_dump(exclude_unset=True)
+        try:
+            return RadarConfig.from_params({**overrides, "device": info.data.get("device", "auto")})
+        except RadarConfigError as exc:
+            raise invalid(str(exc).removeprefix("radar config: ")) from None
+
+    @field_validator("imu")
+    @classmethod
+    def _contract_sites(cls, imu: ImuConfig) -> ImuConfig:
+        missing = [s for s in REQUIRED_SITES if s not in imu.sites]
+        if missing:
+            raise invalid(f"sites must include {missing} too (the signals contract, docs/contracts.md)")
+        return imu
+
+    @classmethod
+    def from_params(cls, section: dict[str, Any] | None, method: str | None = None) -> SimulateConfig:
+        """The validated section; ``method`` (e.g. from the command line) overrides the section's."""
+        cfg = validate_section(cls, section, "simulate")
+        return cfg if method is None else cfg.model_copy(update={"method": method})
