@@ -80,6 +80,34 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_radar_info(args: argparse.Namespace) -> int:
+    from tasks.common.params import load_params
+    from tasks.simulate.config import SimulateConfig
+    from tasks.simulate.radar import RadarConfig
+    from tasks.simulate.radar.devices import DEVICES
+    from tasks.simulate.radar.info import describe
+    from tasks.simulate.radar.ti_cfg import profile_source, read_profile
+
+    if args.ti_cfg is not None and args.ti_device is None:
+        raise ValueError(f"--ti-cfg needs --ti-device, one of {', '.join(DEVICES)}")
+    if args.ti_device is not None and args.ti_cfg is None and args.preset is None:
+        raise ValueError("--ti-device goes with --ti-cfg or --preset")
+    if args.ti_cfg is not None or args.preset is not None:
+        section = {"preset": args.preset or "default", "ti_cfg": args.ti_cfg, "ti_device": args.ti_device}
+        cfg = RadarConfig.from_params({**section, "device": "cpu"})
+        title = f"preset {args.preset}" if args.preset else str(args.ti_cfg)
+    else:
+        params = load_params(args.params, "simulate")
+        cfg = SimulateConfig.from_params(params).radar
+        section = {"preset": "default", "ti_cfg": None, "ti_device": None, **((params or {}).get("radar") or {})}
+        title = f"{args.params}: simulate.radar (preset {section['preset']})"
+    source = profile_source(section["preset"], section["ti_cfg"], section["ti_device"])
+    if source is not None:
+        title += f", TI profile {source[0]} on {source[1]}"
+    print("\n".join(describe(cfg, title, read_profile(source[0]) if source else None)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="flywheel", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)
@@ -102,6 +130,18 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--method", choices=("fast", "reference"), help="radar synthesis (default: params)")
     simulate.add_argument("--data", type=Path, default=Path("data/motion"), help="motion data set folder")
     simulate.set_defaults(func=cmd_simulate)
+
+    info = sub.add_parser("radar-info", help="print what a radar set-up measures: range and velocity resolution and "
+                                             "limits, frame time, virtual array (compare with TI's Sensing Estimator)")
+    source = info.add_mutually_exclusive_group()
+    source.add_argument("--ti-cfg", type=Path, help="a TI mmWave SDK profile (.cfg); needs --ti-device")
+    source.add_argument("--preset", help="a radar preset (default, udoppler, ti1843, iwr1443_short_range, "
+                                         "iwr1843_best_range_res, iwr6843_people_counting)")
+    source.add_argument("--params", type=Path, default=Path("params.yaml"),
+                        help="params file whose simulate.radar section is described (the default)")
+    info.add_argument("--ti-device", help="device family of --ti-cfg (or another device for a TI --preset): "
+                                          "iwr1443, iwr1843, awr1843, iwr6843isk, iwr6843aop")
+    info.set_defaults(func=cmd_radar_info)
     return ap
 
 

@@ -192,7 +192,8 @@ def test_bad_params_fail_in_one_line(motion_dir, tmp_path, capsys):
     ({"radar": {"n_chirps": 16.5}}, "simulate.radar.n_chirps: Input should be a valid integer, got a number with"),
     ({"radar": {"position_m": [0, 1]}}, "simulate.radar.position_m.2: Field required"),
     ({"radar": {"max_range_m": 20.0}}, "simulate.radar: max_range_m 20.0 exceeds the IF band's 12.49 m"),
-    ({"radar": {"preset": "x"}}, "simulate.radar.preset: Input should be 'udoppler', 'ti1843' or 'default'"),
+    ({"radar": {"preset": "x"}}, "simulate.radar.preset: Input should be 'udoppler', 'ti1843', 'default', "
+     "'iwr1443_short_range', 'iwr1843_best_range_res' or 'iwr6843_people_counting'"),
     ({"imu": {"sites": ["pelvis", "head"]}},
      "simulate.imu: sites must include ['left_wrist', 'right_wrist', 'left_ankle', 'right_ankle'] too"),
     ({"imu": {"noise": {"accel": {"whte": 1}}}}, "simulate.imu.noise.accel.whte: unknown key (did you mean 'white'?)"),

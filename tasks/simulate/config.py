@@ -1,9 +1,11 @@
 """The ``simulate`` section of params.yaml, validated once at the stage boundary (tasks/common/config.py).
 
-``radar`` is a preset plus overrides of any RadarConfig field; the overrides are checked against RadarConfig's
-fields and types (``simulate.radar.carrier_hz: "77GHz"`` is a one-line error naming that key), then the
-frozen RadarConfig they build is what the section holds.  ``seed`` and ``device`` are set once for the stage:
-each motion's radar seed is derived from ``simulate.seed`` and the motion id (tasks/simulate/signals.py).
+``radar`` is a preset (or a TI profile: ``ti_cfg`` with ``ti_device``, or a TI preset; radar/ti_cfg.py) plus
+overrides of any RadarConfig field; the overrides are checked against RadarConfig's fields and types
+(``simulate.radar.carrier_hz: "77GHz"`` is a one-line error naming that key; so is a malformed profile line,
+under ``simulate.radar.ti_cfg``), then the frozen RadarConfig they build is what the section holds.  ``seed``
+and ``device`` are set once for the stage: each motion's radar seed is derived from ``simulate.seed`` and the
+motion id (tasks/simulate/signals.py).
 """
 from __future__ import annotations
 
@@ -15,11 +17,16 @@ from pydantic import Field, ValidationInfo, create_model, field_validator, model
 from pydantic_core import PydanticCustomError
 
 from tasks.common.config import Section, validate_section
+from tasks.common.params import ParamsError
 from tasks.common.signals import REQUIRED_SITES
+from tasks.common.stage import one_line
 from tasks.simulate.imu import ImuConfig
 from tasks.simulate.radar import PRESETS, RadarConfig, RadarConfigError
+from tasks.simulate.radar.devices import DEVICES
+from tasks.simulate.radar.ti_cfg import TI_PRESETS, read_profile
 
 STAGE_WIDE = ("seed", "device")  # RadarConfig fields the stage sets: simulate.seed, simulate.device
+FROM_PROFILE = ("ti_detection",)  # set only by a TI profile, not a key of its own
 
 
 def invalid(problem: str) -> PydanticCustomError:
@@ -28,7 +35,20 @@ def invalid(problem: str) -> PydanticCustomError:
 
 
 class _RadarSectionBase(Section):
-    preset: Literal[tuple(PRESETS)] = "default"
+    preset: Literal[tuple(PRESETS) + tuple(TI_PRESETS)] = "default"
+    ti_cfg: str | None = None  # a TI mmWave SDK profile (.cfg), relative to the working folder
+    ti_device: Literal[tuple(DEVICES)] | None = None  # its device family: the antenna layout
+
+    @field_validator("ti_cfg")
+    @classmethod
+    def _profile_reads(cls, path: str | None) -> str | None:
+        # file, line and field of a malformed profile under this key; the device's checks come with the radar
+        if path is not None:
+            try:
+                read_profile(path)
+            except (OSError, ParamsError) as exc:
+                raise invalid(one_line(exc)) from None
+        return path
 
     @model_validator(mode="before")
     @classmethod
@@ -44,7 +64,7 @@ RadarSection = create_model(
     "RadarSection",
     __base__=_RadarSectionBase,
     **{f.name: (get_type_hints(RadarConfig)[f.name], None)
-       for f in dataclasses.fields(RadarConfig) if f.name not in STAGE_WIDE},
+       for f in dataclasses.fields(RadarConfig) if f.name not in STAGE_WIDE + FROM_PROFILE},
 )
 
 
@@ -74,7 +94,7 @@ class SimulateConfig(Section):
         overrides = section.model_dump(exclude_unset=True)
         try:
             return RadarConfig.from_params({**overrides, "device": info.data.get("device", "auto")})
-        except RadarConfigError as exc:
+        except (RadarConfigError, ParamsError) as exc:
             raise invalid(str(exc).removeprefix("radar config: ")) from None
 
     @field_validator("imu")

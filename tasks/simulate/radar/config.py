@@ -4,6 +4,9 @@ Antenna positions are (x, y) in units of half a wavelength (at the sweep's centr
 (x = radar's right, y = up, z = boresight).  TX antennas fire one after another (TDM MIMO) in
 the listed order: one *chirp loop* fires every TX once, so a frame holds ``n_chirps`` loops,
 ``n_chirps * n_tx`` chirps ``chirp_period_s`` apart, and the Doppler FFT runs over the loops.
+``carrier_hz`` is the frequency at a chirp's start; the ADC samples from ``adc_start_s`` after it (0: at once).
+A TI mmWave SDK profile (``ti_cfg``, ``ti_device`` or a TI preset; tasks/simulate/radar/ti_cfg.py) sets these
+fields from the device's own numbers.
 """
 from __future__ import annotations
 
@@ -62,6 +65,36 @@ class RadarConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class CfarSettings:
+    """One of a TI profile's ``cfarCfg`` lines (one direction), in TI's terms."""
+
+    mode: str  # ca | cago | caso: TI's averageMode 0, 1, 2 (mean, greater-of or smaller-of the two sides)
+    window: int  # noise cells averaged on each side (winLen)
+    guard: int  # guard cells on each side (guardLen)
+    noise_div_shift: int  # the noise sum is divided by 2**noise_div_shift
+    cyclic: bool  # the window wraps around the edges (TI: Doppler yes, range no)
+    threshold_db: float  # detection threshold over the noise estimate (thresholdScale, converted to dB)
+
+
+@dataclass(frozen=True)
+class TiDetection:
+    """A TI profile's detection settings, kept for a TI-style detection chain; None fields were not in it.
+
+    The 2D CA-CFAR of points.py uses only what maps onto it (cfar_guard, cfar_train, cfar_threshold_db
+    are set from the range and Doppler CFAR lines); the rest is what the device would do on top.
+    """
+
+    range_cfar: CfarSettings | None = None
+    doppler_cfar: CfarSettings | None = None
+    peak_grouping: tuple[bool, bool] = (False, False)  # (range, Doppler): keep only local maxima
+    multi_object_threshold: float | None = None  # multiObjBeamForming: a second angle peak above this share
+    fov_azimuth_deg: tuple[float, float] | None = None  # aoaFovCfg: points outside are dropped
+    fov_elevation_deg: tuple[float, float] | None = None
+    fov_range_m: tuple[float, float] | None = None  # cfarFovCfg, range direction
+    fov_velocity_mps: tuple[float, float] | None = None  # cfarFovCfg, Doppler direction
+
+
+@dataclass(frozen=True)
 class RadarConfig:
     """Everything the radar simulator needs; see the module docstring for the antenna convention."""
 
@@ -72,6 +105,7 @@ class RadarConfig:
     sample_rate_hz: float = 5e6
     n_chirps: int = 64  # chirp loops per frame
     chirp_period_s: float = 80e-6  # start-to-start time of consecutive chirps (any TX)
+    adc_start_s: float = 0.0  # from a chirp's start to its first ADC sample (TI's adcStartTime)
     frame_rate_hz: float = 20.0
     # antennas, (x, y) in lambda/2 units; TX in firing order
     tx_positions: tuple[tuple[float, float], ...] = ((0.0, 0.0), (4.0, 0.0))
@@ -99,6 +133,7 @@ class RadarConfig:
     cfar_threshold_db: float = 10.0  # detection threshold above the local noise estimate
     max_points: int = 64  # strongest detections kept per frame
     fast_taps: int = 8  # range bins evaluated around each scatterer by the fast path
+    ti_detection: TiDetection | None = None  # set from a TI profile's detection lines, see TiDetection
     seed: int = 0
     device: str = "auto"  # cpu | cuda | auto
 
@@ -110,10 +145,12 @@ class RadarConfig:
         for name in ("n_samples", "n_chirps", "n_angle", "max_points"):
             if int(getattr(self, name)) < 1:
                 raise RadarConfigError(f"radar config: {name} must be >= 1, got {getattr(self, name)}")
-        if self.n_samples / self.sample_rate_hz > self.chirp_period_s:
+        if self.adc_start_s < 0:
+            raise RadarConfigError(f"radar config: adc_start_s must be >= 0, got {self.adc_start_s}")
+        if self.adc_start_s + self.n_samples / self.sample_rate_hz > self.chirp_period_s:
             raise RadarConfigError(
-                f"radar config: sampling {self.n_samples} samples at {self.sample_rate_hz:g} Hz takes longer "
-                f"than chirp_period_s {self.chirp_period_s:g}")
+                f"radar config: sampling {self.n_samples} samples at {self.sample_rate_hz:g} Hz from "
+                f"adc_start_s {self.adc_start_s:g} takes longer than chirp_period_s {self.chirp_period_s:g}")
         if self.multipath_reflectors < 0:
             raise RadarConfigError(f"radar config: multipath_reflectors must be >= 0, got {self.multipath_reflectors}")
         if not self.tx_positions or not self.rx_positions:
@@ -149,16 +186,22 @@ class RadarConfig:
 
     @classmethod
     def from_params(cls, d: dict[str, Any] | None) -> RadarConfig:
-        """Build from a params.yaml section: ``preset`` (default "default") plus field overrides."""
+        """Build from a params.yaml section: ``preset`` (default "default"), or a TI profile (a TI preset, or
+        ``ti_cfg`` with ``ti_device``), plus field overrides."""
         d = dict(d or {})
         preset = d.pop("preset", "default")
-        if preset not in PRESETS:
-            raise RadarConfigError(f"radar config: unknown preset {preset!r}; known: {sorted(PRESETS)}")
+        ti_cfg, ti_device = d.pop("ti_cfg", None), d.pop("ti_device", None)
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
             raise RadarConfigError(f"radar config: unknown field(s) {unknown}")
-        values = {**PRESETS[preset], **d}
+        if preset in PRESETS and ti_cfg is None and ti_device is None:
+            base = PRESETS[preset]
+        else:
+            from tasks.simulate.radar.ti_cfg import profile_values  # imported here: ti_cfg builds on this module
+
+            base = profile_values(preset, ti_cfg, ti_device)
+        values = {**base, **d}
         if "reflectivity" in d:  # partial overrides keep the other segments' defaults
             values["reflectivity"] = {**DEFAULT_REFLECTIVITY, **d["reflectivity"]}
         for name in ("tx_positions", "rx_positions"):
@@ -174,9 +217,16 @@ class RadarConfig:
     # ---- derived quantities -------------------------------------------------------------------
     @property
     def centre_hz(self) -> float:
-        """Frequency at the middle ADC sample: the phase a range peak carries is (f_c + S t_mid) tau,
-        so Doppler and angle scale with this frequency, not the start frequency (2 % apart at 77 GHz)."""
-        return self.carrier_hz + self.slope_hz_per_s * (self.n_samples - 1) / (2.0 * self.sample_rate_hz)
+        """Frequency at the middle ADC sample: the phase a range peak carries is (f_c + S t_mid) tau, with
+        t_mid counted from the chirp's start (adc_start_s included), so Doppler and angle scale with this
+        frequency, not the start frequency (2-3 % apart at 77 GHz)."""
+        # grouped as before adc_start_s existed, so a profile without one gives the same bits
+        return self.sampling_start_hz + self.slope_hz_per_s * (self.n_samples - 1) / (2.0 * self.sample_rate_hz)
+
+    @property
+    def sampling_start_hz(self) -> float:
+        """Frequency at the first ADC sample: the chirp's start plus the sweep during adc_start_s."""
+        return self.carrier_hz + self.slope_hz_per_s * self.adc_start_s
 
     @property
     def wavelength_m(self) -> float:

@@ -21,7 +21,7 @@ _CHUNK_ELEMENTS = 1 << 18  # samples per chunk: big enough to vectorise, small e
 def adc_samples(path: torch.Tensor, gain: torch.Tensor, cfg: RadarConfig) -> torch.Tensor:
     """Noise-free beat signal [..., n_samples] complex128 from path length (m), gain [..., P]."""
     t = torch.arange(cfg.n_samples, device=path.device, dtype=torch.float64) / cfg.sample_rate_hz
-    cycles = path[..., None] * ((cfg.carrier_hz + cfg.slope_hz_per_s * t) / C0)  # (f_c + S t_n) tau
+    cycles = path[..., None] * ((cfg.sampling_start_hz + cfg.slope_hz_per_s * t) / C0)  # (f_c + S t_n) tau
     return torch.polar(gain.double()[..., None].expand_as(cycles), 2.0 * torch.pi * cycles).sum(dim=-2)
 
 
