@@ -80,8 +80,8 @@ class CfarSettings:
 class TiDetection:
     """A TI profile's detection settings, kept for a TI-style detection chain; None fields were not in it.
 
-    The 2D CA-CFAR of points.py uses only what maps onto it (cfar_guard, cfar_train, cfar_threshold_db
-    are set from the range and Doppler CFAR lines); the rest is what the device would do on top.
+    ti_detect.py (``detection: ti``) uses all of it; the 2D CA-CFAR of points.py only what maps onto it
+    (cfar_guard, cfar_train, cfar_threshold_db are set from the range and Doppler CFAR lines).
     """
 
     range_cfar: CfarSettings | None = None
@@ -120,6 +120,15 @@ class RadarConfig:
     multipath: bool = False
     multipath_reflectors: int = 2  # the floor, then vertical walls at seeded random places
     multipath_loss: float = 0.3  # amplitude factor of a wall/floor bounce (each way)
+    # room (room.py) and antenna pattern (antenna_pattern.py): all off by default
+    room_size_m: tuple[float, float, float] = (5.0, 3.0, 6.0)  # width (x), height, depth ahead of the radar
+    room_wall_points: int = 0  # static reflectors spread over the floor and walls
+    room_reflectors: int = 0  # furniture-like static reflectors inside the room
+    room_rcs_dbsm: tuple[float, float] = (-20.0, 0.0)  # RCS range of room reflectors (0 dBsm: unit reflector)
+    leakage_db: float | None = None  # TX->RX leakage echo, dB re a 0 dBsm reflector at 1 m; None = off
+    leakage_range_m: float = 0.04  # apparent range of the leakage (on-board coupling: a few cm)
+    antenna_pattern: str = "none"  # none | ti_evm | cos (cos^q element pattern with antenna_hpbw_deg)
+    antenna_hpbw_deg: tuple[float, float] = (120.0, 40.0)  # full half-power beamwidths (azimuth, elevation)
     # body
     scatterers_per_m: float = 20.0
     reflectivity: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_REFLECTIVITY))
@@ -132,6 +141,7 @@ class RadarConfig:
     cfar_train: tuple[int, int] = (6, 4)  # training cells each side beyond the guard, (range, Doppler)
     cfar_threshold_db: float = 10.0  # detection threshold above the local noise estimate
     max_points: int = 64  # strongest detections kept per frame
+    detection: str = "cfar2d"  # cfar2d (points.py) | ti (TI's demo chain, ti_detect.py; TI profiles' default)
     fast_taps: int = 8  # range bins evaluated around each scatterer by the fast path
     ti_detection: TiDetection | None = None  # set from a TI profile's detection lines, see TiDetection
     seed: int = 0
@@ -153,6 +163,21 @@ class RadarConfig:
                 f"adc_start_s {self.adc_start_s:g} takes longer than chirp_period_s {self.chirp_period_s:g}")
         if self.multipath_reflectors < 0:
             raise RadarConfigError(f"radar config: multipath_reflectors must be >= 0, got {self.multipath_reflectors}")
+        for name in ("room_wall_points", "room_reflectors"):
+            if getattr(self, name) < 0:
+                raise RadarConfigError(f"radar config: {name} must be >= 0, got {getattr(self, name)}")
+        if len(self.room_size_m) != 3 or min(self.room_size_m) <= 0:
+            raise RadarConfigError(f"radar config: room_size_m must be 3 sizes > 0, got {self.room_size_m}")
+        if len(self.room_rcs_dbsm) != 2 or self.room_rcs_dbsm[0] > self.room_rcs_dbsm[1]:
+            raise RadarConfigError(f"radar config: room_rcs_dbsm must be (low, high), got {self.room_rcs_dbsm}")
+        if not self.leakage_range_m > 0:
+            raise RadarConfigError(f"radar config: leakage_range_m must be > 0, got {self.leakage_range_m}")
+        if self.antenna_pattern not in ("none", "ti_evm", "cos"):
+            raise RadarConfigError(
+                f"radar config: antenna_pattern must be none, ti_evm or cos, got {self.antenna_pattern!r}")
+        if len(self.antenna_hpbw_deg) != 2 or not all(0 < w < 180 for w in self.antenna_hpbw_deg):
+            raise RadarConfigError(
+                f"radar config: antenna_hpbw_deg must be two beamwidths in (0, 180) deg, got {self.antenna_hpbw_deg}")
         if not self.tx_positions or not self.rx_positions:
             raise RadarConfigError("radar config: needs at least one TX and one RX antenna")
         if self.burst_s > 1.0 / self.frame_rate_hz + 1e-12:
@@ -174,6 +199,11 @@ class RadarConfig:
             raise RadarConfigError(
                 f"radar config: the CFAR window (guard {self.cfar_guard} + train {self.cfar_train} each side) "
                 f"must fit in the {self.n_range} x {self.n_doppler_bins} range-Doppler map")
+        if self.detection not in ("cfar2d", "ti"):
+            raise RadarConfigError(f"radar config: detection must be cfar2d or ti, got {self.detection!r}")
+        x = self.virtual_positions[:, 0]
+        if self.detection == "ti" and not np.allclose(x, np.round(x)):  # the azimuth FFT needs a filled grid
+            raise RadarConfigError("radar config: detection ti needs antenna x positions at whole half-wavelengths")
         if self.device not in ("cpu", "cuda", "auto"):
             raise RadarConfigError(f"radar config: device must be cpu, cuda or auto, got {self.device!r}")
         unknown = set(self.reflectivity) - set(DEFAULT_REFLECTIVITY)
@@ -206,7 +236,7 @@ class RadarConfig:
             values["reflectivity"] = {**DEFAULT_REFLECTIVITY, **d["reflectivity"]}
         for name in ("tx_positions", "rx_positions"):
             values[name] = tuple(tuple(float(v) for v in p) for p in values[name])
-        for name in ("position_m", "cfar_guard", "cfar_train"):
+        for name in ("position_m", "cfar_guard", "cfar_train", "room_size_m", "room_rcs_dbsm", "antenna_hpbw_deg"):
             if name in values:
                 values[name] = tuple(values[name])
         return cls(**values)
@@ -222,6 +252,11 @@ class RadarConfig:
         frequency, not the start frequency (2-3 % apart at 77 GHz)."""
         # grouped as before adc_start_s existed, so a profile without one gives the same bits
         return self.sampling_start_hz + self.slope_hz_per_s * (self.n_samples - 1) / (2.0 * self.sample_rate_hz)
+
+    @property
+    def room_on(self) -> bool:
+        """Whether room.py adds any static reflector (walls, furniture or leakage)."""
+        return bool(self.room_wall_points or self.room_reflectors or self.leakage_db is not None)
 
     @property
     def sampling_start_hz(self) -> float:

@@ -65,9 +65,11 @@ def describe(cfg: RadarConfig, title: str, profile: TiProfile | None = None) -> 
                                            f"{cfg.n_samples} bins of {cfg.range_resolution_m:.4f} m)"))
     if cfg.ti_detection is not None:
         lines.append(_line("detection (TI)", _detection(cfg)))
-    lines.append(_line("points (simulator)", f"2D CA-CFAR, guard {cfg.cfar_guard}, train {cfg.cfar_train} "
-                                             f"(range, Doppler), {cfg.cfar_threshold_db:g} dB; static clutter "
-                                             f"removal {'on' if cfg.static_clutter_removal else 'off'}"))
+    chain = ("TI chain (1D CFARs, peak grouping, azimuth FFT as above), whole bins" if cfg.detection == "ti"
+             else f"2D CA-CFAR, guard {cfg.cfar_guard}, train {cfg.cfar_train} (range, Doppler), "
+                  f"{cfg.cfar_threshold_db:g} dB")
+    lines.append(_line("points (simulator)", f"{chain}; static clutter removal "
+                                             f"{'on' if cfg.static_clutter_removal else 'off'}"))
     return lines
 
 

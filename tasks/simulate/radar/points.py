@@ -1,4 +1,5 @@
-"""Point cloud: 2D CA-CFAR on the range-Doppler power map, then each detection's direction.
+"""Point cloud: 2D CA-CFAR on the range-Doppler power map, then each detection's direction (``detection: cfar2d``,
+the default; ti_detect.py has TI's demo chain).
 
 Cells above ``cfar_threshold_db`` over the mean of their training cells (a ring beyond the guard
 cells; Doppler wraps around, range does not) are detections, without peak grouping, so a body gives

@@ -2,16 +2,19 @@
 
 Radar equation: the received power of a point target is proportional to sigma / (R_tx^2 R_rx^2),
 so its beat-signal amplitude is ``amplitude / (R_tx * R_rx)``; antenna gains, transmit power and
-wavelength are folded into the scatterer's ``amplitude`` (its echo at 1 m).  The only antenna
-pattern is a front half-space.  Both the reference and the fast path start from these numbers, so
-they differ only in how they form the range cube.
+wavelength are folded into the scatterer's ``amplitude`` (its echo at 1 m).  The antennas see a
+front half-space, optionally weighted by the element pattern of antenna_pattern.py (seen from the
+first RX: the array's millimetres change no angle that matters).  Both the reference and the fast
+path start from these numbers, so they differ only in how they form the range cube.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 
+from tasks.simulate.radar.antenna_pattern import element_gain
 from tasks.simulate.radar.config import C0, RadarConfig
 
 
@@ -48,13 +51,15 @@ class Echoes:
 
 
 def echoes(positions: torch.Tensor, tx: torch.Tensor, rx: torch.Tensor, amplitude: torch.Tensor,
-           n_chirps: int, boresight: tuple[float, float, float]) -> Echoes:
+           n_chirps: int, boresight: tuple[float, float, float],
+           pattern: tuple[float, float] | None = None) -> Echoes:
     """Paths and amplitudes of all echoes from positions [B, C, P, 3] (world metres, float64).
 
     C = n_chirps loops x n_tx chirps, position at each chirp's start; chirp c is fired by TX
     ``c % n_tx`` (TDM).  tx [n_tx, 3], rx [n_rx, 3] (float64), amplitude [P].  The antennas see
     the half-space in front of them only (along ``boresight``, a world unit vector): scatterers
-    behind the radar give no echo.
+    behind the radar give no echo.  ``pattern`` (qa, qe): the cos^q element pattern's exponents (two-way:
+    the echo amplitude gets the one-way power gain once); None: no pattern.
     """
     b, _, p, _ = positions.shape
     n_tx, n_rx = len(tx), len(rx)
@@ -74,6 +79,12 @@ def echoes(positions: torch.Tensor, tx: torch.Tensor, rx: torch.Tensor, amplitud
     q32, d_first32, d_tx32, d_first32_sq = q.float(), d_first.float(), d_tx.float(), d_first_sq.float()
     in_front = q32[0] * boresight[0] + q32[1] * boresight[1] + q32[2] * boresight[2] > 0
     amplitude = amplitude.float()[:, None, None] * in_front
+    if pattern is not None:  # radar frame: right = boresight x world up (horizontal), up = right x boresight
+        bx, by, bz = boresight
+        norm = math.hypot(bx, bz)
+        right, up = (-bz / norm, 0.0, bx / norm), (-by * bx / norm, norm, -by * bz / norm)
+        x, y, z = (q32[0] * v[0] + q32[1] * v[1] + q32[2] * v[2] for v in (right, up, boresight))
+        amplitude = amplitude * element_gain(x, y, z, pattern)
 
     def radar_equation(d_rx: torch.Tensor, out: torch.Tensor) -> None:  # floor: no infinite echo at an antenna
         torch.div(amplitude, (d_tx32 * d_rx).clamp_min_(1e-6), out=out)

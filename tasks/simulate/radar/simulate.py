@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from tasks.simulate.radar.antenna_pattern import exponents, pattern_beamwidths
 from tasks.simulate.radar.body import ScattererTrack, body_track
 from tasks.simulate.radar.config import RadarConfig
 from tasks.simulate.radar.fast import fast_cube
@@ -13,6 +14,8 @@ from tasks.simulate.radar.points import detect_points
 from tasks.simulate.radar.processing import azimuth_spectrum, doppler_cube, power_map
 from tasks.simulate.radar.propagation import echoes
 from tasks.simulate.radar.reference import reference_cube
+from tasks.simulate.radar.room import with_room
+from tasks.simulate.radar.ti_detect import detect_ti
 
 METHODS = {"reference": reference_cube, "fast": fast_cube}
 _BATCH_ELEMENTS = 1 << 20  # values per frame batch in the fast path's largest tensors: ~8 default frames
@@ -40,6 +43,9 @@ def simulate_scatterers(track: ScattererTrack, duration_s: float, cfg: RadarConf
         raise ValueError(f"motion of {duration_s:.3f} s is shorter than one radar frame ({cfg.burst_s:.3f} s)")
     if cfg.multipath:
         track = with_multipath(track, cfg)
+    track = with_room(track, cfg)
+    hpbw = pattern_beamwidths(cfg.antenna_pattern, cfg.antenna_hpbw_deg)
+    pattern = None if hpbw is None else exponents(hpbw)
     device = cfg.torch_device()
     generator = torch.Generator(device=device).manual_seed(cfg.seed if seed is None else seed)
     tx, rx = (torch.as_tensor(a, device=device) for a in antenna_positions(cfg))
@@ -54,11 +60,14 @@ def simulate_scatterers(track: ScattererTrack, duration_s: float, cfg: RadarConf
     for first in range(0, len(starts), batch):
         times = starts[first:first + batch, None] + offsets[None, :]  # [B, C]
         positions = torch.as_tensor(track.positions(times.ravel()), dtype=torch.float64, device=device)
-        echo = echoes(positions.reshape(*times.shape, -1, 3), tx, rx, amplitude, cfg.n_chirps, boresight)
+        echo = echoes(positions.reshape(*times.shape, -1, 3), tx, rx, amplitude, cfg.n_chirps, boresight, pattern)
         y = doppler_cube(METHODS[method](echo, cfg, generator), cfg)
         power = power_map(y)
         maps.append((power.sum(dim=2), power.sum(dim=1), azimuth_spectrum(y, cfg)))
-        clouds.extend(detect_points(power, y, cfg))
+        if cfg.detection == "ti":
+            clouds.extend(p.rows for p in detect_ti(power, y, cfg))
+        else:
+            clouds.extend(detect_points(power, y, cfg))
 
     range_time, doppler_time, azimuth_time = (torch.cat(m).T.float().cpu().numpy() for m in zip(*maps))
     return {

@@ -295,6 +295,7 @@ def radar_values(profile: TiProfile, device: str) -> dict[str, Any]:
         values["cfar_guard"] = tuple(c.guard if c else g for c, g in zip(cfar, RadarConfig.cfar_guard))
         values["cfar_train"] = tuple(c.window if c else t for c, t in zip(cfar, RadarConfig.cfar_train))
     values["ti_detection"] = detection
+    values["detection"] = "ti"
     return values
 
 
