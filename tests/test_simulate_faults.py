@@ -76,8 +76,9 @@ def test_the_multipath_walls_follow_simulate_seed():
     far = one["range_m"] > 4.5  # beyond the person: only the ghosts behind the walls
     ghosts, others = one["range_time"][far].mean(axis=1), other["range_time"][far].mean(axis=1)
     assert np.argmax(ghosts) != np.argmax(others) or np.abs(ghosts - others).max() > 0.5 * ghosts.max()
-    np.testing.assert_array_equal(quiet_walls(0, multipath=False)["range_time"],
-                                  quiet_walls(1, multipath=False)["range_time"])  # nothing else depends on it
+    # without walls nothing lies beyond the person, whatever the seed (it still sets the body's speckle)
+    quiet = max(quiet_walls(s, multipath=False)["range_time"][far].max() for s in (0, 1))
+    assert quiet < 0.01 * ghosts.max()
     # the walls themselves: derived per motion from simulate.seed, not RadarConfig's fixed default
     cfg = SimulateConfig.from_params({**SECTION, "radar": {"multipath": True, "multipath_reflectors": 3}}).radar
     assert cfg.seed == 0

@@ -1,9 +1,14 @@
 """Point scatterers: a track of positions over time with one echo amplitude each, and the body model.
 
-The body is a set of points spread evenly along every bone of the skeleton.  Each point's
-amplitude is the bone segment's reflectivity per metre times the point spacing, so a bone's
-total echo does not depend on the scatterer density.  Joints are interpolated to any time with
-a cubic spline, so positions at chirp times (and hence micro-Doppler) are smooth.
+The body is a set of points spread evenly along every bone of the skeleton, each moved off the
+bone line by a fixed random offset of about a wavelength (skin and clothing are rough on that scale).
+The offsets give the points independent phases, so their echoes add in power, not in amplitude,
+however finely a bone is sampled: n points of amplitude a give n a^2.  Each point's amplitude is the
+segment's reflectivity times sqrt(spacing x REFERENCE_SPACING_M), so a bone's echo power,
+reflectivity^2 x length x REFERENCE_SPACING_M, does not depend on ``scatterers_per_m`` (which only sets
+how smoothly micro-Doppler is resolved); at the default 20 points per metre a point's amplitude is about
+the reflectivity times its spacing.  Joints are interpolated to any time with a cubic spline, so
+positions at chirp times (and hence micro-Doppler) are smooth.
 """
 from __future__ import annotations
 
@@ -15,6 +20,9 @@ from scipy.interpolate import CubicSpline
 
 from tasks.common.skeleton import BONES, JOINT_NAMES, N_JOINTS
 from tasks.simulate.radar.config import RadarConfig
+
+# The spacing at which a point's amplitude is reflectivity x spacing: the default density's (20 per metre).
+REFERENCE_SPACING_M = 0.05
 
 
 @dataclass(frozen=True)
@@ -45,7 +53,8 @@ def bone_scatterers(rest: np.ndarray, cfg: RadarConfig) -> tuple[np.ndarray, np.
         n = max(1, int(round(length * cfg.scatterers_per_m)))
         ends += [(parent, child)] * n
         fracs.append((np.arange(n) + 0.5) / n)
-        amplitude += [cfg.reflectivity.get(_segment(JOINT_NAMES[child]), 0.0) * length / n] * n
+        reflectivity = cfg.reflectivity.get(_segment(JOINT_NAMES[child]), 0.0)
+        amplitude += [reflectivity * np.sqrt(length / n * REFERENCE_SPACING_M)] * n
     ends = np.asarray(ends)
     return ends[:, 0], ends[:, 1], np.concatenate(fracs), np.asarray(amplitude)
 
@@ -60,10 +69,13 @@ def body_track(joints: np.ndarray, fps: float, cfg: RadarConfig) -> ScattererTra
     parent, child, frac, amplitude = bone_scatterers(joints[0], cfg)
     spline = CubicSpline(np.arange(len(joints)) / fps, joints, axis=0)
     frac = frac[:, None]
+    # fixed per point (a few mm, far below a range bin): phases independent, motion and Doppler unchanged
+    rng = np.random.default_rng([cfg.seed, 0xB0D7])  # own stream: the offsets do not shift the noise
+    offset = rng.normal(0.0, cfg.wavelength_m, (len(amplitude), 3))
 
     def positions(times: np.ndarray) -> np.ndarray:
         at = spline(times)  # [n, 22, 3]
         start = np.take(at, parent, axis=1)
-        return start + frac * (np.take(at, child, axis=1) - start)
+        return start + frac * (np.take(at, child, axis=1) - start) + offset
 
     return ScattererTrack(positions, amplitude)

@@ -20,7 +20,7 @@ import torch
 
 C0 = 299_792_458.0  # speed of light, m/s
 
-# Per-metre echo amplitude of each body segment (a line of scatterers; the torso reflects most).
+# Echo amplitude per metre of bone of each body segment at the reference spacing (body.py); torso most.
 DEFAULT_REFLECTIVITY = {
     "torso": 1.0, "head": 0.6, "upper_arm": 0.5, "forearm": 0.4, "thigh": 0.7, "shin": 0.5, "foot": 0.3,
 }
@@ -29,7 +29,9 @@ _ULA4 = ((0.0, 0.0), (1.0, 0.0), (2.0, 0.0), (3.0, 0.0))  # 4 RX, lambda/2 apart
 
 PRESETS: dict[str, dict[str, Any]] = {
     # mmExpert's IWR1843 micro-Doppler set-up: continuous chirping (128 x 156.25 us = one 20 ms frame),
-    # 1 TX x 4 RX, 256 range bins (all of the 11.2 m IF band), Capon azimuth, ~100 scatterers per metre.
+    # 1 TX x 4 RX, 256 range bins (all of the 11.2 m IF band), Capon azimuth.  mmExpert samples its bones
+    # finely but keeps every 10th point (about 43 scatterers per frame); 100 per metre here resolves
+    # micro-Doppler more smoothly, and the echo power does not depend on the density (body.py).
     "udoppler": dict(
         carrier_hz=77e9, slope_hz_per_s=70e12, n_samples=256, sample_rate_hz=5.209e6,
         n_chirps=128, chirp_period_s=156.25e-6, frame_rate_hz=50.0,
