@@ -27,11 +27,10 @@ from typing import Any
 import numpy as np
 
 from tasks.common.io import RejectLog
-from tasks.common.stage import describe_os_error
 from tasks.motion.procedural import CLASSES
 from tasks.real.labels import LABELS_FILE, read_label_map, resolve_label
 from tasks.real.ros_dump import GROUP_BY, ROS_DEFAULTS, read_ros_dump, renumber_by_period
-from tasks.real.schema import Columns, RealDataError, Recording, assemble, parse_meta
+from tasks.real.schema import Columns, RealDataError, Recording, assemble, parse_meta, read_utf8
 from tasks.real.tables import read_csv, read_parquet
 
 log = logging.getLogger(__name__)
@@ -173,11 +172,7 @@ def _read_json(path: Path, missing_ok: bool) -> dict[str, Any]:
     if missing_ok and not path.is_file():
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RealDataError(path, f"unreadable: {describe_os_error(OSError(exc.errno, exc.strerror))}") from exc
-    except UnicodeDecodeError:
-        raise RealDataError(path, "not UTF-8 text") from None
+        data = json.loads(read_utf8(path))
     except json.JSONDecodeError as exc:
         raise RealDataError(path, f"not valid JSON ({exc})") from None
     if not isinstance(data, dict):

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from tasks.common.stage import describe_os_error
-from tasks.real.schema import RealDataError
+from tasks.real.schema import RealDataError, read_utf8
 
 LABELS_FILE = "labels.yaml"
 
@@ -21,11 +20,7 @@ def read_label_map(path: Path, classes: Sequence[str]) -> dict[str, str]:
     if not path.is_file():
         return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RealDataError(path, f"unreadable: {describe_os_error(OSError(exc.errno, exc.strerror))}") from exc
-    except UnicodeDecodeError:
-        raise RealDataError(path, "not UTF-8 text") from None
+        data = yaml.safe_load(read_utf8(path))
     except yaml.YAMLError as exc:
         raise RealDataError(path, f"not valid YAML: {' '.join(str(exc).split())}") from None
     if data is None:

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks.common.stage import describe_os_error
 from tasks.real.schema import Columns, RealDataError
 
 log = logging.getLogger(__name__)
@@ -55,7 +54,7 @@ def read_ros_dump(path: Path, where: str, group_by: str = "auto") -> Columns:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise RealDataError(where, f"unreadable: {describe_os_error(OSError(exc.errno, exc.strerror))}") from exc
+        raise RealDataError.unreadable(where, exc) from exc
     if not data.strip():
         raise RealDataError(where, "empty file")
     try:

@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import Field, ValidationError
 
 from tasks.common.config import Section
+from tasks.common.stage import describe_os_error
 
 AXES = ("radar", "ti", "ros")
 # Rows: where the project's x (right), y (up) and z (boresight) come from, as +-1 times a file axis.
@@ -37,6 +38,21 @@ class RealDataError(ValueError):
 
     def __init__(self, where: str | Path, problem: str) -> None:
         super().__init__(f"{where}: {problem}")
+
+    @classmethod
+    def unreadable(cls, where: str | Path, exc: OSError) -> RealDataError:
+        """'<where>: unreadable: <problem>' (the OSError's own file name would repeat ``where``)."""
+        return cls(where, f"unreadable: {describe_os_error(OSError(exc.errno, exc.strerror))}")
+
+
+def read_utf8(path: Path) -> str:
+    """The text of a small metadata file (sidecar, labels); RealDataError naming it if unreadable or not UTF-8."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RealDataError.unreadable(path, exc) from exc
+    except UnicodeDecodeError:
+        raise RealDataError(path, "not UTF-8 text") from None
 
 
 class SensorMeta(Section):

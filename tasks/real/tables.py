@@ -17,7 +17,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tasks.common.stage import describe_os_error
 from tasks.real.schema import Columns, RealDataError
 
 POINT_COLUMNS = ("frame", "time_s", "x", "y", "z", "velocity")
@@ -30,7 +29,7 @@ def read_csv(path: Path, where: str) -> Columns:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise RealDataError(where, f"unreadable: {describe_os_error(OSError(exc.errno, exc.strerror))}") from exc
+        raise RealDataError.unreadable(where, exc) from exc
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -69,7 +68,7 @@ def read_parquet(path: Path, where: str) -> Columns:
     except OSError as exc:
         if isinstance(exc, pa.ArrowException):  # pyarrow's "not Parquet" errors are OSErrors too
             raise RealDataError(where, f"not a readable Parquet file ({' '.join(str(exc).split())})") from None
-        raise RealDataError(where, f"unreadable: {describe_os_error(OSError(exc.errno, exc.strerror))}") from exc
+        raise RealDataError.unreadable(where, exc) from exc
     except pa.ArrowException as exc:
         raise RealDataError(where, f"not a readable Parquet file ({' '.join(str(exc).split())})") from None
     names = _pick_columns([str(c).strip().lower() for c in table.column_names], where)
