@@ -65,7 +65,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     name, joints = load_motion(args.motion, args.data)
     out = output_path(args.out, f"{name}.npz")
     start = time.perf_counter()
-    s = simulate_motion(joints, FPS, cfg.radar, cfg.imu, cfg.seed, name, cfg.method)
+    s = simulate_motion(joints, FPS, cfg.radar, cfg.imu, cfg.seed, name, cfg.method, cfg.scene)
     save_signals(out, stamped(s, provenance_key(name, joints, FPS, cfg)))
     frames = len(s["frame_time_s"])
     print(out)
@@ -73,7 +73,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         f"{name}: {len(joints) / FPS:.1f} s of motion -> {frames} radar frames "
         f"({len(s['range_m'])} range x {len(s['velocity_mps'])} Doppler x {len(s['azimuth_deg'])} azimuth bins), "
         f"{len(s['points'])} points ({len(s['points']) / max(frames, 1):.1f} per frame), "
-        f"IMU {len(s['imu_time_s'])} samples x {len(s['imu_sites'])} sites; "
+        f"IMU {len(s['imu_time_s'])} samples x {len(s['imu_sites'])} sites; radar at "
+        f"{s['scene'][0]:.2f} m, {s['scene'][2]:.2f} m up, yaw {s['scene'][3]:+.1f} deg; "
         f"{time.perf_counter() - start:.1f} s ({cfg.method}, {cfg.radar.torch_device()}, "
         f"{torch.get_num_threads()} threads)"
     )

@@ -135,3 +135,11 @@ def test_the_params_section_takes_a_room_and_names_bad_keys():
     assert section.radar.room_size_m == (4.0, 2.5, 5.0) and section.radar.antenna_pattern == "ti_evm"
     with pytest.raises(ParamsError, match=r"simulate\.radar.*room_reflectors"):
         validate_section(SimulateConfig, {"radar": {"room_reflectors": -1}}, "simulate")
+
+
+def test_the_room_turns_with_the_radar():
+    cfg = RadarConfig(room_wall_points=40, room_reflectors=5, room_size_m=SMALL_ROOM, seed=2)
+    turned = cfg.replace(yaw_deg=35.0, position_m=(1.0, 1.2, -2.0))
+    rx = [antenna_positions(c)[1][0] for c in (cfg, turned)]
+    local = [(room_scatterers(c)[0] - r * [1, 0, 1]) @ radar_axes(c).T for c, r in zip((cfg, turned), rx)]
+    np.testing.assert_allclose(local[1], local[0], atol=1e-9)  # the same box, seen from the radar

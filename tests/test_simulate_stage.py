@@ -18,6 +18,7 @@ from tasks.common.signals import CONTRACT, REQUIRED_SITES, SignalsError, load_si
 from tasks.motion.item import MotionItem
 from tasks.motion.stage import write_dataset
 from tasks.simulate.config import SimulateConfig
+from tasks.simulate.scene import RECORDED
 from tasks.simulate.stage import main as simulate_main
 
 # a small radar (16 Doppler x 21 range x 32 angle bins, few scatterers) keeps each motion well under a second
@@ -91,6 +92,9 @@ def test_every_motion_follows_the_contract(plain):
         assert s["imu"].shape == (row.imu_samples, len(s["imu_sites"]), 6) == (98, 9, 6)
         assert set(REQUIRED_SITES) <= set(s["imu_sites"].tolist())
         assert row.split == MOTIONS[row.id][0] and row.label == row.id and row.duration_s == 2.0
+        # the scene: recorded in the index and the file alike (the default: 3 m ahead, 1 m up, facing them)
+        np.testing.assert_allclose([getattr(row, name) for name in RECORDED], s["scene"])
+        np.testing.assert_allclose(s["radar_pose"], [0.0, 1.0, 3.0, 0.0, 0.0], atol=1e-6)
 
 
 def test_signals_describe_the_motion(plain):
@@ -180,7 +184,8 @@ def test_bad_params_fail_in_one_line(motion_dir, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"radius": 3}, "simulate.radius: unknown key (valid: device, imu, method, radar, seed, strict, torch_threads)"),
+    ({"radius": 3},
+     "simulate.radius: unknown key (valid: device, imu, method, radar, scene, seed, strict, torch_threads)"),
     ({"methd": "fast"}, "simulate.methd: unknown key (did you mean 'method'?)"),
     ({"seed": "abc"}, "simulate.seed: Input should be a valid integer, unable to parse string as an integer"),
     ({"torch_threads": 0}, "simulate.torch_threads: Input should be greater than or equal to 1"),
@@ -190,7 +195,11 @@ def test_bad_params_fail_in_one_line(motion_dir, tmp_path, capsys):
      "simulate.radar.carrier_hz: Input should be a valid number, unable to parse string as a number"),
     ({"radar": {"carier_hz": 77e9}}, "simulate.radar.carier_hz: unknown key (did you mean 'carrier_hz'?)"),
     ({"radar": {"n_chirps": 16.5}}, "simulate.radar.n_chirps: Input should be a valid integer, got a number with"),
-    ({"radar": {"position_m": [0, 1]}}, "simulate.radar.position_m.2: Field required"),
+    ({"radar": {"position_m": [0, 1, 3]}}, "simulate.radar: position_m is set per motion, relative to the person: "
+     "use simulate.scene"),
+    ({"scene": {"height_m": [1.5, 0.8]}}, "simulate.scene: height_m must be a number or [low, high] with low <= high"),
+    ({"scene": {"yaw_deg": [0, 120]}}, "simulate.scene: yaw_deg must lie within [-89.0, 89.0], got [0.0, 120.0]"),
+    ({"scene": {"distance": 3}}, "simulate.scene.distance: unknown key (did you mean 'distance_m'?)"),
     ({"radar": {"max_range_m": 20.0}}, "simulate.radar: max_range_m 20.0 exceeds the IF band's 12.49 m"),
     ({"radar": {"preset": "x"}}, "simulate.radar.preset: Input should be 'udoppler', 'ti1843', 'default', "
      "'iwr1443_short_range', 'iwr1843_best_range_res' or 'iwr6843_people_counting'"),
@@ -208,11 +217,12 @@ def test_config_values_are_typed_and_booleans_read_as_yaml_does():
     for spelling in ("false", "no", "0", "off", False):
         assert SimulateConfig.from_params({**SECTION, "strict": spelling}).strict is False
     assert SimulateConfig.from_params({**SECTION, "strict": "yes"}).strict is True
-    overrides = {"static_clutter_removal": "off", "n_chirps": "32", "position_m": [1, 2, 3], "noise_db": None}
+    overrides = {"static_clutter_removal": "off", "n_chirps": "32", "noise_db": None}
     radar = SimulateConfig.from_params({**SECTION, "radar": {"preset": "udoppler", **overrides}}).radar
     # the RadarConfig built from the preset and the overrides
     assert (radar.static_clutter_removal, radar.n_chirps, radar.noise_db) == (False, 32, None)
-    assert radar.position_m == (1.0, 2.0, 3.0)
+    scene = SimulateConfig.from_params({**SECTION, "scene": {"height_m": 1.2, "yaw_deg": [-10, 10]}}).scene
+    assert (scene.height_m, scene.yaw_deg, scene.distance_m) == ((1.2, 1.2), (-10.0, 10.0), (3.0, 3.0))
     assert (radar.carrier_hz, radar.angle_method, radar.device) == (77e9, "capon", "cpu")  # the preset's, the stage's
     assert SimulateConfig.from_params(SECTION, method="reference").method == "reference"
     assert SimulateConfig.from_params(None) == SimulateConfig()

@@ -243,10 +243,10 @@ def test_a_motion_simulates_with_a_ti_preset():
 
 def test_params_select_presets_and_profiles():
     for name, device in TI_PRESETS.items():
-        cfg = SimulateConfig.from_params({"radar": {"preset": name, "position_m": [0.0, 1.2, 3.0]}}).radar
-        assert cfg.position_m == (0.0, 1.2, 3.0) and cfg.ti_detection is not None
+        cfg = SimulateConfig.from_params({"radar": {"preset": name, "noise_db": -40.0}}).radar
+        assert cfg.noise_db == -40.0 and cfg.ti_detection is not None
         assert cfg == RadarConfig.from_params({"ti_cfg": str(PROFILES / f"{name}.cfg"), "ti_device": device,
-                                               "position_m": [0.0, 1.2, 3.0], "device": cfg.device})
+                                               "noise_db": -40.0, "device": cfg.device})
     default = SimulateConfig.from_params({}).radar  # unchanged: no ADC start, no TI settings
     assert (default.adc_start_s, default.ti_detection) == (0.0, None)
     assert default.centre_hz == 77e9 + 60e12 * 255 / (2 * 5e6)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import PydanticCustomError
 
 from tasks.common.params import ParamsError, load_params
 
@@ -22,6 +23,11 @@ class Section(BaseModel):
     """Base of every params section and sub-section: unknown keys are errors, values are not mutated later."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def invalid(problem: str) -> PydanticCustomError:
+    """A validation error whose message is ``problem`` as written (a ValueError would read "Value error, ...")."""
+    return PydanticCustomError("params", "{problem}", {"problem": problem})
 
 
 def validate_section(model: type[S], data: dict[str, Any] | None, name: str) -> S:

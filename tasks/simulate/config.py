@@ -14,9 +14,8 @@ from typing import Any, Literal, get_type_hints
 
 import torch
 from pydantic import Field, ValidationInfo, create_model, field_validator, model_validator
-from pydantic_core import PydanticCustomError
 
-from tasks.common.config import Section, validate_section
+from tasks.common.config import Section, invalid, validate_section
 from tasks.common.params import ParamsError
 from tasks.common.signals import REQUIRED_SITES
 from tasks.common.stage import one_line
@@ -24,14 +23,11 @@ from tasks.simulate.imu import ImuConfig
 from tasks.simulate.radar import PRESETS, RadarConfig, RadarConfigError
 from tasks.simulate.radar.devices import DEVICES
 from tasks.simulate.radar.ti_cfg import TI_PRESETS, read_profile
+from tasks.simulate.scene import SceneConfig
 
 STAGE_WIDE = ("seed", "device")  # RadarConfig fields the stage sets: simulate.seed, simulate.device
+PER_MOTION = ("position_m", "yaw_deg", "pitch_deg")  # set per motion from simulate.scene (scene.py)
 FROM_PROFILE = ("ti_detection",)  # set only by a TI profile, not a key of its own
-
-
-def invalid(problem: str) -> PydanticCustomError:
-    """A validation error whose message is ``problem`` as written (no "Value error, " prefix)."""
-    return PydanticCustomError("simulate", "{problem}", {"problem": problem})
 
 
 class _RadarSectionBase(Section):
@@ -56,6 +52,10 @@ class _RadarSectionBase(Section):
         for key in STAGE_WIDE:
             if isinstance(data, dict) and key in data:
                 raise invalid(f"{key} is set once for the stage: use simulate.{key}")
+        for key in PER_MOTION:
+            if isinstance(data, dict) and key in data:
+                raise invalid(f"{key} is set per motion, relative to the person: use simulate.scene "
+                              "(distance_m, bearing_deg, height_m, yaw_deg, pitch_deg)")
         return data
 
 
@@ -64,7 +64,7 @@ RadarSection = create_model(
     "RadarSection",
     __base__=_RadarSectionBase,
     **{f.name: (get_type_hints(RadarConfig)[f.name], None)
-       for f in dataclasses.fields(RadarConfig) if f.name not in STAGE_WIDE + FROM_PROFILE},
+       for f in dataclasses.fields(RadarConfig) if f.name not in STAGE_WIDE + FROM_PROFILE + PER_MOTION},
 )
 
 
@@ -79,6 +79,7 @@ class SimulateConfig(Section):
     # validated as a RadarSection, held as the RadarConfig it builds (see _build_radar)
     radar: RadarSection = Field(default_factory=dict, validate_default=True)
     imu: ImuConfig = ImuConfig()
+    scene: SceneConfig = SceneConfig()
 
     @field_validator("device")
     @classmethod

@@ -54,7 +54,7 @@ def provenance_key(item: str, joints: np.ndarray, fps: float, cfg: SimulateConfi
     params = {
         "seed": cfg.seed, "method": cfg.method, "torch_threads": cfg.torch_threads,
         "device": str(cfg.radar.torch_device()), "radar": dataclasses.asdict(cfg.radar),
-        "imu": cfg.imu.model_dump(),
+        "imu": cfg.imu.model_dump(), "scene": cfg.scene.model_dump(),
     }
     digest = hashlib.blake2b(digest_size=16)
     for part in (code_fingerprint(), item, repr(float(fps)), joints.dtype.str, repr(joints.shape),

@@ -41,6 +41,7 @@ from tasks.common.signals import DB_EPS, HEATMAPS, IMU_CHANNELS, POINT_FEATURES,
 from tasks.common.stage import StageError, one_line, run_stage
 from tasks.simulate.config import SimulateConfig
 from tasks.simulate.resume import clear_stale, link_or_copy, provenance_key, reuse, scratch_folder, stamped
+from tasks.simulate.scene import RECORDED
 from tasks.simulate.signals import simulate_motion
 
 DEFAULT_OUT = Path("data/signals")
@@ -55,6 +56,7 @@ INDEX_SCHEMA = pa.schema(
         ("n_points", pa.int32()),
         ("imu_samples", pa.int32()),
         ("device", pa.string()),
+        *((name, pa.float64()) for name in RECORDED),  # the motion's scene (tasks/simulate/scene.py)
         # shard indexes only (they feed the metrics): wall time taken, and whether an earlier run's file was kept
         ("seconds", pa.float32()),
         ("reused", pa.bool_()),
@@ -98,7 +100,8 @@ def simulate_shard(
             key = provenance_key(row["id"], joints, row["fps"], cfg)
             reused = reuse(key, out_dir / path, [folder / path for folder in earlier])
             if not reused:
-                signals = simulate_motion(joints, row["fps"], cfg.radar, cfg.imu, cfg.seed, row["id"], cfg.method)
+                signals = simulate_motion(joints, row["fps"], cfg.radar, cfg.imu, cfg.seed, row["id"], cfg.method,
+                                          cfg.scene)
         except ValueError as exc:  # MotionError: a motion the simulators refuse; OSError (a full disk) ends the run
             reason = " ".join(str(exc).split())
             reason = reason if reason.startswith(f"{row['id']}:") else f"{row['id']}: {reason}"
@@ -122,9 +125,10 @@ def simulate_shard(
     return table, rejects
 
 
-def _counts(signals: Any) -> dict[str, int]:
+def _counts(signals: Any) -> dict[str, Any]:
+    """The index columns read from a motion's signals: sizes and its scene values."""
     return {"n_radar_frames": len(signals["frame_time_s"]), "n_points": len(signals["points"]),
-            "imu_samples": len(signals["imu_time_s"])}
+            "imu_samples": len(signals["imu_time_s"]), **dict(zip(RECORDED, signals["scene"].tolist()))}
 
 
 def _read_joints(row: dict[str, Any]) -> np.ndarray:

@@ -1,10 +1,10 @@
 """A room around the radar: static point reflectors on the floor and walls, furniture, and TX->RX leakage.
 
-The room is a box aligned with the world axes: ``room_size_m`` = (width along x, height, depth along -z),
-centred on the radar across, floor at y = 0, from the radar's wall (0.3 m behind the radar) to the far
-wall ``depth`` ahead.  ``room_wall_points`` reflectors are spread uniformly over the floor, the side walls
-and the far wall (area-weighted), ``room_reflectors`` furniture points uniformly in the lower 1.2 m of the
-box; each has a radar cross-section drawn uniformly in dB from ``room_rcs_dbsm`` (amplitude
+The room is a box around the radar's horizontal frame (its yaw; a pitched radar still stands on the floor's
+level): ``room_size_m`` = (width across, height, depth ahead), centred on the radar across, floor at y = 0,
+from the radar's wall (0.3 m behind the radar) to the far wall ``depth`` ahead.  ``room_wall_points``
+reflectors are spread uniformly over the floor, the side walls and the far wall (area-weighted),
+``room_reflectors`` furniture points uniformly in the lower 1.2 m of the box; each has a radar cross-section drawn uniformly in dB from ``room_rcs_dbsm`` (amplitude
 10^(rcs/20): a 0 dBsm point is a unit reflector, the noise_db reference).  All are static, so the
 clutter removal (mean over chirp loops) takes them out of the zero-Doppler bin exactly, and without it
 they stay there, as on a device.
@@ -31,23 +31,27 @@ def room_scatterers(cfg: RadarConfig) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng([cfg.seed, 0x2005])  # own stream: the layout does not shift the noise
     width, height, depth = cfg.room_size_m
     rx0 = antenna_positions(cfg)[1][0]
-    x0, x1 = rx0[0] - width / 2, rx0[0] + width / 2
-    z_near, z_far = rx0[2] + _BEHIND_M, rx0[2] - depth
-    length = z_near - z_far
+    # the box in the radar's horizontal frame: across (its right), up from the floor, ahead (its yaw only)
+    near, far = -_BEHIND_M, depth
+    length = far - near
     # surfaces: floor, left wall, right wall, far wall; each point picks one in proportion to its area
     areas = np.array([width * length, height * length, height * length, width * height])
     side = rng.choice(4, size=cfg.room_wall_points, p=areas / areas.sum())
     u, v = rng.uniform(size=(2, cfg.room_wall_points))
-    along_x, along_y, along_z = x0 + u * width, v * height, z_near - u * length
+    along_x, along_y, along_z = (u - 0.5) * width, v * height, near + u * length
     walls = np.stack([
-        np.where(side == 0, along_x, np.where(side == 1, x0, np.where(side == 2, x1, along_x))),
+        np.where(side == 0, along_x, np.where(side == 1, -width / 2, np.where(side == 2, width / 2, along_x))),
         np.where(side == 0, 0.0, along_y),
-        np.where(side == 0, z_near - v * length, np.where(side == 3, z_far, along_z)),
+        np.where(side == 0, near + v * length, np.where(side == 3, far, along_z)),
     ], axis=1)
-    furniture = np.stack([rng.uniform(x0, x1, cfg.room_reflectors),
+    furniture = np.stack([rng.uniform(-width / 2, width / 2, cfg.room_reflectors),
                           rng.uniform(0.0, min(height, _FURNITURE_TOP_M), cfg.room_reflectors),
-                          rng.uniform(z_far, rx0[2], cfg.room_reflectors)], axis=1)
-    positions = np.concatenate([walls, furniture]).reshape(-1, 3)
+                          rng.uniform(0.0, far, cfg.room_reflectors)], axis=1)
+    local = np.concatenate([walls, furniture]).reshape(-1, 3)
+    yaw = np.radians(cfg.yaw_deg)
+    right, ahead = np.array([np.cos(yaw), 0.0, -np.sin(yaw)]), np.array([-np.sin(yaw), 0.0, -np.cos(yaw)])
+    positions = (rx0 * [1.0, 0.0, 1.0] + local[:, :1] * right + local[:, 2:] * ahead
+                 + local[:, 1:2] * [0.0, 1.0, 0.0])
     lo, hi = cfg.room_rcs_dbsm
     amplitude = 10.0 ** (rng.uniform(lo, hi, len(positions)) / 20.0)
     if cfg.leakage_db is not None:
