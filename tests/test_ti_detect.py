@@ -84,6 +84,9 @@ def test_a_point_target_gives_one_point_per_frame_at_whole_bins_and_its_angle(el
         # 64-point azimuth FFT: sin(azimuth) within half a bin (1/64)
         assert x / rng == pytest.approx(u[0], abs=1 / 64 + 1e-6) and y / rng == pytest.approx(u[1], abs=0.03)
         assert snr > 30.0
+    # the TI chain reports each point's noise estimate beside it (dB); the 2D CFAR has none
+    assert out["points_noise_db"].shape == (len(out["points"]),) and np.isfinite(out["points_noise_db"]).all()
+    assert "points_noise_db" not in simulate_scatterers(track, two_frames(cfg), cfg.replace(detection="cfar2d"))
 
 
 def test_a_moving_arm_next_to_a_static_torso_is_found_by_the_ti_chain_and_missed_by_the_2d_cfar():

@@ -27,7 +27,9 @@ def simulate_radar(joints: np.ndarray, fps: float, cfg: RadarConfig, method: str
 
     Returns the design's radar keys: range_time [R, F], range_m [R], doppler_time [D, F],
     velocity_mps [D], azimuth_time [A, F], azimuth_deg [A], frame_time_s [F], points [N, 5],
-    points_frame [N].  ``seed`` (default cfg.seed) seeds the noise.
+    points_frame [N]; with ``detection: ti`` also points_noise_db [N] (TI's per-point noise estimate; the
+    points' intensity column is then the SNR, as the device reports it).  ``seed`` (default cfg.seed) seeds
+    the noise.
     """
     joints = np.asarray(joints)
     return simulate_scatterers(body_track(joints, fps, cfg), (len(joints) - 1) / fps, cfg, method, seed)
@@ -57,6 +59,7 @@ def simulate_scatterers(track: ScattererTrack, duration_s: float, cfg: RadarConf
 
     maps: list[tuple[torch.Tensor, ...]] = []
     clouds: list[np.ndarray] = []
+    noise: list[np.ndarray] = []  # the TI chain's per-point noise estimate (dB)
     for first in range(0, len(starts), batch):
         times = starts[first:first + batch, None] + offsets[None, :]  # [B, C]
         positions = torch.as_tensor(track.positions(times.ravel()), dtype=torch.float64, device=device)
@@ -65,11 +68,14 @@ def simulate_scatterers(track: ScattererTrack, duration_s: float, cfg: RadarConf
         power = power_map(y)
         maps.append((power.sum(dim=2), power.sum(dim=1), azimuth_spectrum(y, cfg)))
         if cfg.detection == "ti":
-            clouds.extend(p.rows for p in detect_ti(power, y, cfg))
+            for frame in detect_ti(power, y, cfg):
+                clouds.append(frame.rows)
+                noise.append(frame.noise_db)
         else:
             clouds.extend(detect_points(power, y, cfg))
 
     range_time, doppler_time, azimuth_time = (torch.cat(m).T.float().cpu().numpy() for m in zip(*maps))
+    extra = {"points_noise_db": np.concatenate(noise).astype(np.float32)} if cfg.detection == "ti" else {}
     return {
         "range_time": range_time,
         "range_m": cfg.range_axis(),
@@ -80,4 +86,5 @@ def simulate_scatterers(track: ScattererTrack, duration_s: float, cfg: RadarConf
         "frame_time_s": frame_centres(starts, cfg).astype(np.float32),
         "points": np.concatenate(clouds).astype(np.float32).reshape(-1, 5),
         "points_frame": np.concatenate([np.full(len(c), i, np.int32) for i, c in enumerate(clouds)]),
+        **extra,
     }
