@@ -6,9 +6,11 @@ it is slow) and for the fast path
 (on the whole motion, the way the pipeline runs it), with noise on; then the Pearson correlation
 of the two paths' range_time, doppler_time and azimuth_time on the reference clip with noise off
 (noise realisations differ between paths; its distribution is tested in tests/test_radar_fast.py).
+Then the fast path alone on device-like set-ups (TI profiles with the TI detection chain, with and without a
+room): CPU seconds per simulated second on one thread and how many times faster than real time that is.
 Motions come from tasks.motion.procedural when it exists, else from a parametric walker.
 
-    python benchmarks/bench_radar.py [--presets default udoppler] [--motions 3] [--ref-seconds 0.5]
+    python benchmarks/bench_radar.py [--presets default udoppler] [--setups ...] [--motions 3] [--ref-seconds 0.5]
 """
 from __future__ import annotations
 
@@ -23,6 +25,17 @@ from tasks.simulate.radar import RadarConfig, simulate_radar
 from tasks.simulate.radar.synthetic import walking_skeleton
 
 VIEWS = ("range_time", "doppler_time", "azimuth_time")
+# A TI-like room as the README's Rooms example: clutter removal off, walls, furniture, leakage, EVM pattern
+ROOM = dict(static_clutter_removal=False, room_wall_points=40, room_reflectors=20, leakage_db=0.0,
+            antenna_pattern="ti_evm")
+SETUPS = {
+    "default": {"preset": "default"},
+    "default+room": {"preset": "default", **ROOM},
+    "iwr1443": {"preset": "iwr1443_short_range"},
+    "iwr1443+room": {"preset": "iwr1443_short_range", **ROOM},
+    "iwr1843+room": {"preset": "iwr1843_best_range_res", **ROOM},
+    "iwr6843+room": {"preset": "iwr6843_people_counting", **ROOM},
+}
 
 
 def motions(count: int) -> list[tuple[str, np.ndarray]]:
@@ -68,9 +81,22 @@ def bench_preset(preset: str, clips: list[tuple[str, np.ndarray]], ref_seconds: 
             **{v: min(c) for v, c in corr.items()}}
 
 
+def bench_setup(name: str, clips: list[tuple[str, np.ndarray]], fps: float) -> dict:
+    """Fast path, noise on, as the pipeline runs it: CPU seconds per simulated second and points per frame."""
+    cfg = RadarConfig.from_params({**SETUPS[name], "device": "cpu"})
+    simulate_radar(clips[0][1][:4], fps, cfg, "fast")  # warm-up
+    seconds = sum((len(j) - 1) / fps for _, j in clips)
+    cpu = sum(best_time(lambda j=j: simulate_radar(j, fps, cfg, "fast"), 2) for _, j in clips)
+    outs = [simulate_radar(j, fps, cfg, "fast") for _, j in clips]
+    per_frame = sum(len(o["points"]) for o in outs) / sum(len(o["frame_time_s"]) for o in outs)
+    return {"setup": name, "detection": cfg.detection, "rate": cpu / seconds, "realtime": seconds / cpu,
+            "points": per_frame}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", nargs="+", default=["default", "udoppler"])
+    parser.add_argument("--setups", nargs="+", default=list(SETUPS), choices=list(SETUPS))
     parser.add_argument("--motions", type=int, default=3)
     parser.add_argument("--ref-seconds", type=float, default=0.5, help="length of the reference's clip")
     parser.add_argument("--fps", type=float, default=20.0)
@@ -85,6 +111,12 @@ def main() -> None:
         row = bench_preset(preset, clips, args.ref_seconds, args.fps)
         print(f"{row['preset']:10s} {row['ref']:10.3f} {row['fast']:8.4f} {row['speedup']:8.1f}x "
               + " ".join(f"{row[v]:13.6f}" for v in VIEWS))
+    print("\nfast path, noise on, one thread: CPU seconds per simulated second, times faster than real time")
+    print(f"{'set-up':14s} {'detection':>9s} {'s per s':>8s} {'real time':>10s} {'points/frame':>13s}")
+    for name in args.setups:
+        row = bench_setup(name, clips, args.fps)
+        print(f"{row['setup']:14s} {row['detection']:>9s} {row['rate']:8.4f} {row['realtime']:9.1f}x "
+              f"{row['points']:13.1f}")
     torch.set_num_threads(2)
     cfg = RadarConfig.from_params({"preset": "default", "device": "cpu"})
     six = walking_skeleton(6.0, velocity_xz=(0.3, 0.8))
