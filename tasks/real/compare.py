@@ -31,7 +31,7 @@ from tasks.real import classify
 from tasks.real.dataset import load_real_dir, split_windows
 from tasks.real.features import FEATURES, feature_matrix
 from tasks.real.schema import Recording
-from tasks.real.simulated import load_signals_dir, params_pose
+from tasks.real.simulated import load_signals_dir, params_pose, read_index
 from tasks.real.stats import EDGES, class_samples, summarise
 
 REPORT_VERSION = 1
@@ -86,9 +86,8 @@ def compare(real: Sequence[Recording], sim: Sequence[Recording], splits: dict[st
     train_ids = {r.id for r in sim_of_real if splits.get(r.id) in options.train_splits}
     common = sorted(set(sim_w.only(real_classes, train_ids).labels))
     if not common:
-        sim_classes = sorted({r.label for r in sim if splits.get(r.id) in options.train_splits})
-        raise StageError(f"no class in both sets: the real recordings have {', '.join(real_classes)}; the "
-                         f"simulated {'/'.join(options.train_splits)} windows have {', '.join(sim_classes) or 'none'}")
+        raise no_common_class(real_classes, {r.label for r in sim if splits.get(r.id) in options.train_splits},
+                              options.train_splits)
     train = sim_w.only(common, train_ids)
     real_w = Windows.of(real, options)
     scored = real_w.only(common)
@@ -147,6 +146,11 @@ def notes(sim_stats: dict[str, Any], real_stats: dict[str, Any]) -> list[str]:
             out.append(f"The {side} points lie in the radar's boresight plane (no elevation measured): their heights "
                        "are all the radar's own, so the height features and statistics say nothing on that side.")
     return out
+
+
+def no_common_class(real: Sequence[str], sim: Sequence[str], splits: Sequence[str]) -> StageError:
+    return StageError(f"no class in both sets: the real recordings have {', '.join(sorted(real))}; the simulated "
+                      f"{'/'.join(splits)} windows have {', '.join(sorted(sim)) or 'none'}")
 
 
 def feature_shift(sim: Windows, real: Windows, classes: Sequence[str]) -> dict[str, Any]:
@@ -247,6 +251,10 @@ def run_compare(real_dir: str | Path, out: str | Path, signals: str | Path = "da
     if simulate:
         signals_dir = simulate_procedural(params, classes, out / CACHE, reuse=[Path(signals)])
     sim, splits = load_signals_dir(signals_dir, lambda: params_pose(params), classes)
+    if not sim:  # name what the simulated set has, which the filter above left out
+        index = read_index(signals_dir)
+        raise no_common_class(classes, set(index["label"][index["split"].isin(options.train_splits)]),
+                              options.train_splits)
     sources = {"real_dir": str(real_dir), "signals": str(signals_dir), "params": str(params), "simulated": simulate}
     report = compare(real, sim, splits, options, rejects, sources)
     write_json(out / "report.json", report)
