@@ -41,7 +41,7 @@ def render_html(report: dict[str, Any]) -> str:
               "outside the axes are counted in the end bins. <span class='sim'>simulated</span> vs "
               "<span class='real'>real</span>.</p>"]
     for label, sides in report["stats"]["classes"].items():
-        parts += [f"<h3>{html.escape(label)}</h3>", _img(_class_plot(label, sides, report["stats"]["edges"]))]
+        parts += [f"<h3>{html.escape(label)}</h3>", _img(_class_plot(sides, report["stats"]["edges"]))]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
@@ -70,7 +70,8 @@ def _scores(report: dict[str, Any]) -> str:
     return (f"<p>{html.escape(clf['trained_on'])}: {clf['train_windows']} windows of "
             f"{len(report['common_classes'])} classes (chance {_f(clf['chance_accuracy'])}). "
             f"Real classes without simulated training data: {missing}"
-            f" ({report['unscored_real_windows']} windows not scored).</p>"
+            f" ({report['unscored_real_windows']} windows not scored); real recordings shorter than a window: "
+            f"{report['real']['recordings_without_windows']} of {report['real']['recordings']}.</p>"
             "<table><tr><th class='l'>tested on</th><th>recordings</th><th>windows</th><th>accuracy</th>"
             "<th>95 % CI</th><th>macro-F1</th><th>95 % CI</th></tr>" + body + "</table>"
             + (f"<p>Gap (simulated test - real): accuracy {_f(gap['accuracy'])}, macro-F1 {_f(gap['macro_f1'])}."
@@ -144,7 +145,7 @@ def _shift_plot(median: dict[str, float | None]) -> plt.Figure:
     return fig
 
 
-def _class_plot(label: str, sides: dict[str, Any], edges: dict[str, list[float]]) -> plt.Figure:
+def _class_plot(sides: dict[str, Any], edges: dict[str, list[float]]) -> plt.Figure:
     panels = [("points_per_frame_hist", "points_per_frame", "points per frame"),
               ("velocity_hist", "velocity_mps", "radial velocity (m/s, + away)"),
               ("height_hist", "height_m", "height above floor (m)"),
@@ -162,7 +163,6 @@ def _class_plot(label: str, sides: dict[str, Any], edges: dict[str, list[float]]
         ax.tick_params(labelsize=7)
     axes[0].set_ylabel("share")
     axes[0].legend(fontsize=7)
-    fig.suptitle(label, fontsize=9)
     fig.tight_layout()
     return fig
 
