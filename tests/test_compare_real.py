@@ -77,6 +77,10 @@ def test_the_file_pose_wins_over_the_params_default(tmp_path):
     recs, splits = load_signals_dir(folder, lambda: asked.append(1) or (0.0, 0.8, 3.0, 0.0, 5.0))
     assert [(r.id, r.sensor.radar_height_m, r.sensor.pitch_deg) for r in recs] == [("a", 2.0, 0.0), ("b", 0.8, 5.0)]
     assert splits == {"a": "train", "b": "test"} and asked == [1]  # the unlabelled motion is left out
+    no_pose = scene_signals(sc, pose=False)
+    write_recordings([("b1", "walk", no_pose), ("b2", "walk", no_pose)], tmp_path / "real",
+                     lambda: asked.append(2) or (0.0, 0.8, 3.0, 0.0, 5.0))
+    assert asked == [1, 2] and json.loads((tmp_path / "real/walk/b2.json").read_text())["pitch_deg"] == 5.0
 
 
 def test_features_do_not_depend_on_where_the_radar_stands():

@@ -20,7 +20,7 @@ import numpy as np
 from tasks.common.io import atomic_dir
 from tasks.common.signals import load_signals
 from tasks.real.schema import AXES, to_radar_frame
-from tasks.real.simulated import Pose, read_index, signals_pose
+from tasks.real.simulated import Pose, lazy_pose, read_index, signals_pose
 
 HEADER = "frame,time_s,x,y,z,velocity,intensity"
 
@@ -67,7 +67,7 @@ def write_recordings(items: Iterable[tuple[str, str, dict[str, np.ndarray]]], ou
     out_dir = Path(out_dir)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise ValueError(f"{out_dir}: exists and is not an empty folder (choose a new one)")
-    written = 0
+    written, default_pose = 0, lazy_pose(default_pose)
     with atomic_dir(out_dir) as tmp:
         for item, label, signals in items:
             if not len(signals["points"]):

@@ -42,6 +42,11 @@ def signals_pose(signals: dict[str, np.ndarray], default: Pose | Callable[[], Po
     return tuple(float(v) for v in pose)  # type: ignore[return-value]
 
 
+def lazy_pose(default: Pose | Callable[[], Pose]) -> Pose | Callable[[], Pose]:
+    """``default`` as it is, or, for a function, one that computes the pose once, when first asked."""
+    return functools.cache(default) if callable(default) else default
+
+
 def signals_to_recording(signals: dict[str, np.ndarray], id: str, label: str, pose: Pose,
                          source: Path = Path(), device: str = "simulated") -> Recording:
     """One motion's simulated point cloud as a Recording: the same points and frames, the pose's height and pitch.
@@ -79,8 +84,7 @@ def load_signals_dir(folder: str | Path, default_pose: Pose | Callable[[], Pose]
     index = read_index(folder)
     if classes is not None:
         index = index[index["label"].isin(list(classes))]
-    if callable(default_pose):
-        default_pose = functools.cache(default_pose)
+    default_pose = lazy_pose(default_pose)
     recordings, splits = [], {}
     for row in index.itertuples():
         path = folder / row.path
