@@ -109,6 +109,29 @@ def cmd_radar_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare_real(args: argparse.Namespace) -> int:
+    from tasks.real.compare import CompareOptions, run_compare, summary_line
+
+    options = CompareOptions(window_s=args.window_s, hop_s=args.hop_s, model=args.model, seed=args.seed,
+                             bootstrap=args.bootstrap)
+    report = run_compare(args.real_dir, args.out, args.signals, args.params, args.simulate, options)
+    print(args.out / "report.html")
+    print(args.out / "report.json")
+    print(summary_line(report))
+    return 0
+
+
+def cmd_export_real(args: argparse.Namespace) -> int:
+    from tasks.real.export import export_signals_dir
+    from tasks.real.simulated import params_pose
+
+    n = export_signals_dir(args.signals_dir, args.out_dir, lambda: params_pose(args.params), args.axes,
+                           args.velocity_positive)
+    print(args.out_dir)
+    print(f"{n} recordings (axes {args.axes}, velocity + = {args.velocity_positive}) from {args.signals_dir}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="flywheel", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)
@@ -143,6 +166,39 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--ti-device", help="device family of --ti-cfg (or another device for a TI --preset): "
                                           "iwr1443, iwr1843, awr1843, iwr6843isk, iwr6843aop")
     info.set_defaults(func=cmd_radar_info)
+
+    compare = sub.add_parser(
+        "compare-real", help="the sim-to-real report: simulated vs real point clouds per class, and a classifier "
+                             "trained on simulated windows tested on the real recordings (HTML + JSON)")
+    compare.add_argument("real_dir", type=Path, help="labelled real recordings (docs/contracts.md, 'Real recordings')")
+    compare.add_argument("--signals", type=Path, default=Path("data/signals"),
+                         help="simulated signals folder with index.parquet (used as is unless --simulate)")
+    compare.add_argument("--params", type=Path, default=Path("params.yaml"),
+                         help="params file: the radar pose of signals without radar_pose; with --simulate also "
+                              "the motion.procedural and simulate sections")
+    compare.add_argument("--simulate", action="store_true",
+                         help="simulate the params' procedural motions of the real set's classes into "
+                              "OUT/sim_cache (kept between runs) instead of reading --signals")
+    compare.add_argument("--out", type=Path, default=Path("reports/compare_real"),
+                         help="folder for report.html, report.json, rejects.jsonl")
+    compare.add_argument("--window-s", type=float, default=2.0, help="window length, seconds")
+    compare.add_argument("--hop-s", type=float, default=1.0, help="seconds between window starts")
+    compare.add_argument("--model", choices=("logreg", "forest"), default="logreg",
+                         help="classifier: standardised logistic regression or a random forest")
+    compare.add_argument("--seed", type=int, default=0, help="seeds the classifier and the bootstrap")
+    compare.add_argument("--bootstrap", type=int, default=1000, help="resamples of the recordings per 95%% CI")
+    compare.set_defaults(func=cmd_compare_real)
+
+    export = sub.add_parser("export-real", help="write a signals folder's labelled motions as real recordings "
+                                                "(CSV + sidecar): a stand-in real set for compare-real")
+    export.add_argument("signals_dir", type=Path, help="simulated signals folder with index.parquet")
+    export.add_argument("out_dir", type=Path, help="new folder: OUT_DIR/<label>/<id>.csv and <id>.json")
+    export.add_argument("--axes", choices=("ti", "radar", "ros"), default="ti", help="axes the positions are in")
+    export.add_argument("--velocity-positive", choices=("away", "towards"), default="away",
+                        help="what a positive velocity means in the files")
+    export.add_argument("--params", type=Path, default=Path("params.yaml"),
+                        help="params file whose simulate radar pose is used for signals without radar_pose")
+    export.set_defaults(func=cmd_export_real)
     return ap
 
 

@@ -2,6 +2,8 @@
 
 Points are dicts with x, y, z, velocity, intensity in the file's own conventions.  The ROS dump looks like
 ``rostopic echo /ti_mmwave/radar_scan`` output of ti_mmwave_rospkg: one block per point, ``---`` after each.
+Toy scenes (``scene``) give simulated signals dicts of one scene seen from any radar placement
+(``scene_signals``) and signals folders of them (``write_signals_dir``).
 """
 from __future__ import annotations
 
@@ -10,8 +12,12 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from tasks.common.signals import save_signals
 
 TI_META = {"axes": "ti", "velocity_positive": "away", "radar_height_m": 1.0}
 HEADER = "frame,time_s,x,y,z,velocity,intensity"
@@ -87,3 +93,70 @@ def write_ros_dump(path: Path, frames: Sequence[Sequence[Point]], start_s: int =
 
 def point(x: float, y: float, z: float, velocity: float = 0.0, intensity: float = 10.0) -> Point:
     return {"x": x, "y": y, "z": z, "velocity": velocity, "intensity": intensity}
+
+
+def to_radar(level: np.ndarray, height_m: float, pitch_deg: float) -> np.ndarray:
+    """Level-frame positions [N, 3] (lateral, forward from the radar, height above the floor) -> the radar frame
+    of a radar ``height_m`` above the floor tilted ``pitch_deg`` (+ = up)."""
+    p = math.radians(pitch_deg)
+    lateral, forward, up = level[:, 0], level[:, 1], level[:, 2] - height_m
+    c, s = math.cos(p), math.sin(p)
+    return np.column_stack([lateral, up * c - forward * s, forward * c + up * s])
+
+
+def scene(kind: str, rng: np.random.Generator, frames: int = 50, fps: float = 10.0) -> dict[str, np.ndarray]:
+    """A toy scene in the level frame, relative to the person's start (lateral, forward, height):
+    ``big`` walks 1 m/s towards the radar as a tall cloud of ~12 points with fast radial velocities; ``small`` is
+    a sparse cloud of ~3 points at shoulder height, slow velocities of both signs, some frames empty.
+    Returns ``level`` [N, 3], ``velocity`` [N], ``intensity`` [N], ``points_frame`` [N], ``frame_time_s`` [F]."""
+    times = np.arange(frames) / fps
+    level, velocity, intensity, frame = [], [], [], []
+    for k, t in enumerate(times):
+        if kind == "big":
+            n = int(rng.integers(9, 16))
+            centre = np.array([0.0, -1.0 * t, 0.0])
+            pts = centre + np.column_stack([rng.normal(0, 0.15, n), rng.normal(0, 0.1, n), rng.uniform(0.1, 1.7, n)])
+            v = rng.normal(-1.0, 0.4, n)
+        else:
+            n = int(rng.integers(0, 5))
+            pts = np.column_stack([rng.normal(0.3, 0.05, n), rng.normal(0, 0.03, n), rng.uniform(1.3, 1.6, n)])
+            v = rng.normal(0.0, 0.3, n)
+        level.append(pts)
+        velocity.append(v)
+        intensity.append(rng.normal(20.0, 4.0, n))
+        frame.append(np.full(n, k))
+    return {"level": np.concatenate(level), "velocity": np.concatenate(velocity),
+            "intensity": np.concatenate(intensity), "points_frame": np.concatenate(frame).astype(np.int32),
+            "frame_time_s": times}
+
+
+def scene_signals(sc: dict[str, np.ndarray], height_m: float = 1.0, distance_m: float = 3.0, lateral_m: float = 0.0,
+                  pitch_deg: float = 0.0, pose: bool = True) -> dict[str, np.ndarray]:
+    """The signals dict (every contract key, tiny heatmaps and IMU) of ``sc`` seen by a radar ``distance_m`` in
+    front of the person's start, ``height_m`` high, ``lateral_m`` to one side; with ``pose`` its radar_pose."""
+    level = sc["level"] + [lateral_m, distance_m, 0.0]
+    points = np.column_stack([to_radar(level, height_m, pitch_deg), sc["velocity"], sc["intensity"]])
+    f, ti = len(sc["frame_time_s"]), 4
+    signals = {
+        "range_time": np.ones((2, f), np.float32), "range_m": np.array([1.0, 2.0], np.float32),
+        "doppler_time": np.ones((2, f), np.float32), "velocity_mps": np.array([-1.0, 1.0], np.float32),
+        "azimuth_time": np.ones((2, f), np.float32), "azimuth_deg": np.array([-10.0, 10.0], np.float32),
+        "frame_time_s": np.asarray(sc["frame_time_s"], np.float32), "points": points.astype(np.float32),
+        "points_frame": sc["points_frame"], "imu": np.zeros((ti, 5, 6), np.float32),
+        "imu_time_s": np.arange(ti, dtype=np.float64) / 50,
+        "imu_sites": np.array(["pelvis", "left_wrist", "right_wrist", "left_ankle", "right_ankle"]),
+    }
+    if pose:
+        signals["radar_pose"] = np.array([lateral_m, height_m, distance_m, 0.0, pitch_deg])
+    return signals
+
+
+def write_signals_dir(folder: Path, items: Sequence[tuple[str, str | None, str, dict[str, np.ndarray]]]) -> Path:
+    """A signals folder of ``(id, label, split, signals)`` items: <id>.npz each and index.parquet."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for item, label, split, signals in items:
+        save_signals(folder / f"{item}.npz", signals)
+        rows.append({"id": item, "split": split, "label": label, "path": f"{item}.npz"})
+    pd.DataFrame(rows).to_parquet(folder / "index.parquet", index=False)
+    return folder
