@@ -132,6 +132,24 @@ def cmd_export_real(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_qa_audit(args: argparse.Namespace) -> int:
+    from tasks.qa.audit import score, write_audit
+
+    if args.score is not None:
+        result = score(args.score)
+        for group in ("accepted", "rejected"):
+            g = result[group]
+            share = "-" if g["share_right"] is None else f"{g['share_right']:.1%}"
+            print(f"{group}: {g['right']} of {g['graded']} graded right ({share}, 95% CI "
+                  f"{g['ci95'][0]:.1%}-{g['ci95'][1]:.1%}); {g['pairs'] - g['graded']} not graded")
+        print(f"precision of accepted pairs: {result['accepted']['share_right']}")
+        return 0
+    page, grades = write_audit(args.qa, args.out, args.n, args.seed)
+    print(page)
+    print(grades)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="flywheel", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)
@@ -199,6 +217,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--params", type=Path, default=Path("params.yaml"),
                         help="params file whose simulate radar pose is used for signals without radar_pose")
     export.set_defaults(func=cmd_export_real)
+
+    audit = sub.add_parser("qa-audit", help="a seeded sample of accepted and rejected QA pairs on one offline page "
+                                            "to grade right/wrong; --score FILE prints the precision with a 95%% CI")
+    audit.add_argument("--qa", type=Path, default=Path("data/qa"), help="the qa stage's output folder")
+    audit.add_argument("--n", type=int, default=50, help="pairs drawn from the accepted and from the rejected")
+    audit.add_argument("--seed", type=int, default=0, help="seeds the draw")
+    audit.add_argument("--out", type=Path, default=Path("reports/qa_audit.html"),
+                       help="the page; its grades template goes beside it as <stem>.grades.json")
+    audit.add_argument("--score", type=Path, metavar="FILE", help="score a saved grades file instead")
+    audit.set_defaults(func=cmd_qa_audit)
     return ap
 
 

@@ -23,7 +23,7 @@ import pandas as pd
 
 from tasks.common.io import write_atomic, write_json
 from tasks.common.stage import StageError
-from tasks.qa.facts import fact_lines
+from tasks.qa.facts import LINES, fact_lines
 from tasks.qa.prompts import salvage
 
 GRADES = ("right", "wrong")
@@ -155,7 +155,8 @@ def _verdict_rows(verdicts: list[dict[str, str]]) -> str:
 
 def _pair_html(it: dict[str, Any]) -> str:
     key = html.escape(it["key"], quote=True)
-    facts = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in it["lines"].items())
+    facts = "".join(f"<tr><td>{html.escape(LINES[k][0] if k in LINES else k)}</td><td>{html.escape(v)}</td></tr>"
+                    for k, v in it["lines"].items())
     reason = f"<div class='reason'>rejected: {html.escape(it['reason'])}</div>" if it["reason"] else ""
     choices = "".join(f"<label><input type='radio' name='{key}' value='{g}'> {g}</label>" for g in GRADES)
     return (f"<div class='pair'><div class='meta'>{key}</div><div class='q'>{html.escape(it['question'])}</div>"

@@ -4,10 +4,10 @@ The room is a box around the radar's horizontal frame (its yaw; a pitched radar 
 level): ``room_size_m`` = (width across, height, depth ahead), centred on the radar across, floor at y = 0,
 from the radar's wall (0.3 m behind the radar) to the far wall ``depth`` ahead.  ``room_wall_points``
 reflectors are spread uniformly over the floor, the side walls and the far wall (area-weighted),
-``room_reflectors`` furniture points uniformly in the lower 1.2 m of the box; each has a radar cross-section drawn uniformly in dB from ``room_rcs_dbsm`` (amplitude
-10^(rcs/20): a 0 dBsm point is a unit reflector, the noise_db reference).  All are static, so the
-clutter removal (mean over chirp loops) takes them out of the zero-Doppler bin exactly, and without it
-they stay there, as on a device.
+``room_reflectors`` furniture points uniformly in the lower 1.2 m of the box; each has a radar
+cross-section drawn uniformly in dB from ``room_rcs_dbsm`` (amplitude 10^(rcs/20): a 0 dBsm point is a unit
+reflector, the noise_db reference).  All are static, so the clutter removal (mean over chirp loops) takes
+them out of the zero-Doppler bin exactly, and without it they stay there, as on a device.
 
 TX->RX leakage (the coupling between the antennas on the board) is one static echo ``leakage_range_m``
 in front of the first RX whose beat-signal amplitude is ``leakage_db`` re a 0 dBsm reflector at 1 m
