@@ -27,7 +27,7 @@ SEEDS = (0, 1, 2, 3)
 FEET = [JOINT[n] for n in ("left_ankle", "right_ankle", "left_foot", "right_foot")]
 TOES = (JOINT["left_foot"], JOINT["right_foot"])
 CONTACT_M = 0.03  # a foot joint this close to the floor is in contact
-FAST = {"jog", "jump_in_place", "jump_forward", "kick"}  # limbs snap: a higher acceleration bound
+FAST = {"jog", "jump_in_place", "jump_forward", "kick", "punch", "boxing"}  # limbs snap: a higher acceleration bound
 TRAVELS = [label for label in CLASSES if SPECS[label].travels] + ["jump_forward"]
 TIGHT = Area(forward_m=1.2, backward_m=1.0, side_m=1.5)  # the smallest area allowed
 

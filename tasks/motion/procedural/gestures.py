@@ -17,8 +17,10 @@ from tasks.motion.procedural.body import (
     SIDE_SIGN,
     Body,
     Pose,
+    apply,
     arm_target,
     rest_arms,
+    rot_y,
     settle_hips,
 )
 from tasks.motion.procedural.curves import keyframes, move_time, ramp
@@ -119,19 +121,25 @@ def _guard(body: Body, scene: Scene) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _punch_keys(body: Body, scene: Scene, hands: list[int], start: float, gaps: list[float],
-                guard: tuple[np.ndarray, np.ndarray]) -> tuple[list[list[Key]], list[float], list[float]]:
-    """Per-arm keyframes for punches thrown by ``hands`` in turn (guard between), and the chest twist keys."""
+                guard: tuple[np.ndarray, np.ndarray], hips_follow: float = 0.0
+                ) -> tuple[list[list[Key]], list[float], list[float]]:
+    """Per-arm keyframes for punches thrown by ``hands`` in turn (guard between), and the chest twist keys.
+
+    The punching shoulder turns forward with the chest (and the hips turn ``hips_follow`` of the twist with it),
+    so the fist's target is turned back by as much: the fist goes straight out, not round with the chest."""
     keys: list[list[Key]] = [[], []]
     twist_t, twist_v = [0.0], [0.0]
     now = start
     for hand, gap in zip(hands, gaps):
-        fist = np.array([-scene.uniform(0.1, 0.16), scene.uniform(-0.06, 0.04), 0.95 * body.arm])
-        # the arm's own extension; the shoulder turning forward with the chest adds about a third
-        out = move_time(np.linalg.norm(fist - guard[0]), scene.uniform(3.3, 4.8))
+        twist = np.radians(scene.uniform(10, 20))
+        fist = apply(rot_y((1.0 + hips_follow) * twist),
+                     np.array([-scene.uniform(0.1, 0.16), scene.uniform(-0.06, 0.04), 0.95 * body.arm]))
+        # the arm's own extension at 3.6-5.2 m/s; the shoulder coming forward with the chest adds a little
+        out = move_time(np.linalg.norm(fist - guard[0]), scene.uniform(3.6, 5.2))
         back = scene.uniform(0.2, 0.28)
         keys[hand] += [(now, *guard), (now + out, fist, guard[1]), (now + out + back, *guard)]
         twist_t += [now, now + out, now + out + back]
-        twist_v += [0.0, -SIDE_SIGN[hand] * np.radians(scene.uniform(10, 20)), 0.0]  # that shoulder goes forward
+        twist_v += [0.0, -SIDE_SIGN[hand] * twist, 0.0]  # that shoulder goes forward
         now += out + back + gap
     return keys, twist_t, twist_v
 
@@ -158,7 +166,7 @@ def punch(scene: Scene) -> Made:
     hands = [LEFT] * n if mode == "left" else [RIGHT] * n if mode == "right" else [(first + i) % 2 for i in range(n)]
     gaps = [max(0.05, cycle - 0.45 + scene.uniform(-0.05, 0.05)) for _ in range(n)]
     guard = _guard(body, scene)
-    keys, twist_t, twist_v = _punch_keys(body, scene, hands, lead + 0.1, gaps, guard)
+    keys, twist_t, twist_v = _punch_keys(body, scene, hands, lead + 0.1, gaps, guard, hips_follow=0.3)
     end = max(twist_t[-1] + 0.5, lead + n * cycle + 0.5)
     for side in (LEFT, RIGHT):
         _arm_with_guard(pose, t, body, side, lead, end, guard, keys[side])

@@ -47,7 +47,8 @@ SPECS: dict[str, Spec] = {
 CLASSES: tuple[str, ...] = tuple(SPECS)
 MAX_DURATION_S = 10.0  # HumanML3D clips are 2-10 s
 # The smallest area every class fits in: a kick reaches 1.1 m forward, a trailing foot 0.7 m back when walking
-# under way at the first frame, and a circle walked at 0.6 m radius takes 1.5 m to the side.
+# under way at the first frame, and a circle walked at 0.6 m radius takes 1.5 m to the side.  Walking away and
+# back then goes about 0.7 m out (two half turns and a few slow steps), walking across about 1.3 m.
 MIN_AREA = Area(forward_m=1.2, backward_m=1.0, side_m=1.5)
 
 
