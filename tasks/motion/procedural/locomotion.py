@@ -254,8 +254,9 @@ def walk_away_and_back(scene: Scene) -> Made:
             return sign * np.pi * (ramp_rate(t, t0, t0 + turn1) + ramp_rate(t, far, far + turn2))
         return integrate_path(times[-1] + 1.0, lambda t: keyframes(t, times, speeds), _zero, rate), times
 
-    # Without cruising the hips get as far as z_far and are at z_back once up to speed again; each second of
-    # cruising out takes the far point v m further, and the walk back cruises until the slow-down ends at z = 0.
+    # Without cruising the hips get as far as z_far, and ``home`` s of cruising back after the turn would bring
+    # the slow-down to its end at z = 0; each second of cruising out takes the far point v m further and adds a
+    # second on the way back.
     shortest, times = route(1e-3, 1e-3)
     z_far = float(shortest.xz[:, 1].min())
     home = -float(shortest.at(times[5])[0][1]) / v - decel / 2  # cruising back after no cruising out (s)
