@@ -23,6 +23,7 @@ def test_the_shipped_params_are_the_defaults():
     assert shipped.procedural.classes == CLASSES and shipped.procedural.area.area() == Area()
     assert shipped.split_fractions.as_dict() == {"train": 0.7, "val": 0.15, "test": 0.15}
     assert shipped.humanml3d.root == Path("data/raw/humanml3d") and shipped.bvh.scale == "auto"
+    assert shipped.procedural.walk_speed_mps == (0.4, 1.6) and shipped.procedural.jog_speed_mps == (1.8, 3.4)
 
 
 def test_values_are_typed():
@@ -45,6 +46,12 @@ def test_values_are_typed():
     ({"humanml3d": {"mirorred": True}}, "motion.humanml3d.mirorred: unknown key (did you mean 'mirrored'?)"),
     ({"bvh": {"scale": 0}}, "motion.bvh.scale: metres per file unit must be positive, got 0"),
     ({"bvh": {"scael": "cm"}}, "motion.bvh.scael: unknown key (did you mean 'scale'?)"),
+    ({"procedural": {"walk_speed_mps": [0.4, 2.5]}}, "motion.procedural.walk_speed_mps: need 0.3 <= min <= max <= 2, "
+                                                     "got [0.4, 2.5]"),
+    ({"procedural": {"jog_speed_mps": [3.0, 2.0]}}, "motion.procedural.jog_speed_mps: need 1.5 <= min <= max <= 4, "
+                                                    "got [3, 2]"),
+    ({"procedural": {"walk_speed": [0.4, 1.2]}}, "motion.procedural.walk_speed: unknown key (did you mean "
+                                                 "'walk_speed_mps'?)"),
 ])
 def test_mistakes_name_the_key(section, message):
     with pytest.raises(ParamsError) as err:

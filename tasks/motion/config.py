@@ -14,11 +14,15 @@ from pydantic_core import PydanticCustomError
 
 from tasks.common.config import Section
 from tasks.motion.procedural.library import CLASSES, MAX_DURATION_S, MIN_AREA
-from tasks.motion.procedural.scene import MIN_DURATION_S, Area
+from tasks.motion.procedural.scene import JOG_SPEED_MPS, MIN_DURATION_S, WALK_SPEED_MPS, Area
 
 SourceName = Literal["procedural", "humanml3d", "bvh"]
 SplitName = Literal["train", "val", "test"]
 SPLITS: tuple[SplitName, ...] = ("train", "val", "test")
+# What the stepping model covers (m/s): slower than 0.3 is hardly walking, and people break into a run near 2;
+# jogging starts above about 1.5, and more than 4 cannot stop inside any capture area of a few metres
+WALK_LIMITS = (0.3, 2.0)
+JOG_LIMITS = (1.5, 4.0)
 # metres per BVH file unit; "cmu" is the CMU mocap BVH unit (inches / 0.45, from the ASF "length 0.45")
 BVH_UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254, "cmu": 0.0254 / 0.45}
 
@@ -52,6 +56,8 @@ class ProceduralConfig(Section):
     classes: tuple[str, ...] = CLASSES  # "all" in params.yaml
     duration_s: tuple[float, float] = (4.0, 8.0)  # each clip's length is drawn from [min, max]
     body_height_m: tuple[float, float] = (1.55, 1.95)
+    walk_speed_mps: tuple[float, float] = WALK_SPEED_MPS  # each walk's speed is drawn from [min, max]
+    jog_speed_mps: tuple[float, float] = JOG_SPEED_MPS
     area: AreaConfig = AreaConfig()
 
     @field_validator("classes", mode="before")
@@ -75,6 +81,16 @@ class ProceduralConfig(Section):
     @classmethod
     def _height(cls, value: tuple[float, float]) -> tuple[float, float]:
         return _span(value, 1.2, 2.2)
+
+    @field_validator("walk_speed_mps")
+    @classmethod
+    def _walk(cls, value: tuple[float, float]) -> tuple[float, float]:
+        return _span(value, *WALK_LIMITS)
+
+    @field_validator("jog_speed_mps")
+    @classmethod
+    def _jog(cls, value: tuple[float, float]) -> tuple[float, float]:
+        return _span(value, *JOG_LIMITS)
 
 
 class HumanML3DConfig(Section):

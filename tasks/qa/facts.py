@@ -74,8 +74,11 @@ def _travel(m: dict[str, Any], s: SheetConfig) -> str | None:
         return "stays in place"
     if m.get("direction") is None or m.get("distance_m") is None:
         return None
-    way = m["direction"] if m["direction"] in ("forward", "backward") else f"to the {m['direction']}"
     path = m.get("path_length_m")
+    if m["direction"] == "away and back":  # out and back: the net distance alone would read as hardly moving
+        along = f" ({num(path)} m along the path)" if path is not None else ""
+        return f"away and back{along}, ending {num(m['distance_m'])} m from the start"
+    way = m["direction"] if m["direction"] in ("forward", "backward") else f"to the {m['direction']}"
     detour = path is not None and path > s.detour * m["distance_m"] + s.detour_margin_m
     return f"{num(m['distance_m'])} m {way}" + (f" ({num(path)} m along the path)" if detour else "")
 

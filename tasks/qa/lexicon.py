@@ -95,6 +95,8 @@ LABEL_ACTIVITIES = {
     "turn_in_place": {"turn", "walk"},
     "march_in_place": {"march", "walk"},
     "walk_circle": {"walk", "turn"},
+    "walk_away_and_back": {"walk", "turn"},
+    "walk_across": {"walk", "turn"},
     "jump_in_place": {"jump", "squat"},
     "jump_forward": {"jump", "squat"},
     "jumping_jacks": {"jumping_jacks", "jump", "raise_arms", "clap"},

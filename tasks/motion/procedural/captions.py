@@ -57,11 +57,19 @@ def cap(text: str) -> str:
 
 
 def _pace(speed: float) -> list[str]:
+    """Words for a walking speed (m/s): a stroll is under about 0.7, a normal walk 1.05-1.4."""
+    if speed < 0.7:
+        return ["very slowly", "at a very slow pace", "slowly, with short steps"]
     if speed < 1.05:
         return ["slowly", "at a slow pace", "at an easy pace"]
     if speed > 1.4:
         return ["briskly", "quickly", "at a fast pace"]
     return ["at a normal pace", "steadily", "at a steady pace"]
+
+
+def _jog_pace(speed: float) -> str:
+    """A word for a jogging speed (m/s)."""
+    return "quickly" if speed > 2.9 else "at an easy pace" if speed < 2.2 else "at a steady pace"
 
 
 def _walk(w: Words) -> list[str]:
@@ -76,10 +84,9 @@ def _walk(w: Words) -> list[str]:
 
 
 def _jog(w: Words) -> list[str]:
-    fast = float(w.detail.get("pace_mps", 2.5)) > 2.9
     stop = " and then stops" if w.detail.get("stops") else ""
     out = [f"{w.who()} jogs forward{stop}", f"{w.who()} runs straight ahead{stop}", f"{w.who()} is jogging forward",
-           f"{w.who()} runs forward {'quickly' if fast else 'at a steady pace'}",
+           f"{w.who()} runs forward {_jog_pace(float(w.detail.get('pace_mps', 2.5)))}",
            f"{w.who()} jogs in a straight line{stop}"]
     if w.detail.get("stops"):
         out.append(f"{w.who()} jogs forward and slows down to a stop")
@@ -142,7 +149,33 @@ def _walk_circle(w: Words) -> list[str]:
             f"{w.who()} walks along a curved path to the {d}"]
 
 
+def _walk_away_and_back(w: Words) -> list[str]:
+    d = w.facts["turn"]
+    pace = _pace(float(w.detail["pace_mps"]))
+    return [f"{w.who()} turns around to the {d}, walks away and comes back",
+            f"{w.who()} walks away {pace[0]}, turns around and walks back to where they started",
+            f"{w.who()} turns to the {d}, walks off, then turns to the {d} again and returns",
+            f"{w.who()} walks away from the starting point and back again {pace[1]}",
+            f"{w.who()} turns their back, walks a few steps away, turns around to the {d} and walks back"]
+
+
+def _walk_across(w: Words) -> list[str]:
+    d = w.facts["direction"]
+    pace = _pace(float(w.detail["pace_mps"]))
+    stop = " and then stops" if w.detail.get("stops") else ""
+    return [f"{w.who()} turns to the {d} and walks across{', then stops' if stop else ''}",
+            f"{w.who()} walks across to their {d} {pace[0]}",
+            f"{w.who()} turns {d} and walks away to the side {pace[1]}{stop}",
+            f"{w.who()} makes a quarter turn and walks off {pace[2]}",
+            f"{w.who()} crosses in front of the starting point, walking to the {d}{stop}"]
+
+
 def _jump_in_place(w: Words) -> list[str]:
+    if w.detail.get("hops"):
+        return [f"{w.who()} hops in place {w.times()}", f"{w.who()} does {w.num()} small jumps on the spot",
+                f"{w.who()} bounces up and down on both feet {w.times()}",
+                f"{w.who()} hops lightly on the balls of the feet {w.times()}",
+                f"{w.who()} does {w.num()} quick hops in a row without moving"]
     return [f"{w.who()} jumps up {w.times()}", f"{w.who()} jumps in place {w.times()}",
             f"{w.who()} does {w.many('vertical jump')}", f"{w.who()} crouches and jumps straight up {w.times()}",
             f"{w.who()} jumps on the spot {w.times()}"]
@@ -269,6 +302,7 @@ def _boxing(w: Words) -> list[str]:
 PHRASES: dict[str, Callable[[Words], list[str]]] = {
     "walk": _walk, "jog": _jog, "walk_backward": _walk_backward, "side_step": _side_step,
     "turn_in_place": _turn_in_place, "march_in_place": _march, "walk_circle": _walk_circle,
+    "walk_away_and_back": _walk_away_and_back, "walk_across": _walk_across,
     "jump_in_place": _jump_in_place, "jump_forward": _jump_forward, "jumping_jacks": _jumping_jacks,
     "squat": _squat, "sit_down": _sit_down, "stand_up": _stand_up, "pick_up": _pick_up, "bow": _bow,
     "kick": _kick, "wave": _wave, "clap": _clap, "punch": _punch, "raise_arms": _raise_arms,

@@ -15,6 +15,15 @@ def minjerk(x: np.ndarray | float) -> np.ndarray:
     return x**3 * (10.0 - 15.0 * x + 6.0 * x * x)
 
 
+MINJERK_PEAK = 1.875  # a minimum-jerk move's peak speed over its mean speed
+
+
+def move_time(distance: float, peak_speed: float) -> float:
+    """How long a minimum-jerk move (a keyframe to keyframe blend) over ``distance`` m takes to peak at
+    ``peak_speed`` m/s."""
+    return MINJERK_PEAK * float(distance) / peak_speed
+
+
 def ramp(t: np.ndarray, t0: float, t1: float) -> np.ndarray:
     """0 before t0, 1 after t1, a minimum-jerk blend in between."""
     if t1 <= t0:

@@ -1,7 +1,10 @@
 """Arm activities: wave, clap, punch, raise the arms, stretch, shadow-box.
 
 Hands are placed by wrist targets in the chest frame and reached by IK; each repetition ends in a keyframe
-(the hand stops at the end of a wave, at the clap, at full punch extension), so counts are exact.
+(the hand stops at the end of a wave, at the clap, at full punch extension), so counts are exact.  Each move
+takes as long as its distance and a peak hand speed in the human range of that gesture make it (move_time):
+a punch's fist 3-6 m/s, a wave about 1-2 m/s, a clap's closing hands 2-3 m/s, arms raised at 2-3 m/s
+(peaks of the smooth moves; the 20 fps joints show a little less).
 """
 from __future__ import annotations
 
@@ -14,11 +17,13 @@ from tasks.motion.procedural.body import (
     SIDE_SIGN,
     Body,
     Pose,
+    apply,
     arm_target,
     rest_arms,
+    rot_y,
     settle_hips,
 )
-from tasks.motion.procedural.curves import keyframes, ramp
+from tasks.motion.procedural.curves import keyframes, move_time, ramp
 from tasks.motion.procedural.feet import Swing, foot_track
 from tasks.motion.procedural.scene import BOTH_ARMS, STANDING, Made, Scene, hand_facts
 
@@ -46,6 +51,14 @@ def _swing_arm(pose: Pose, t: np.ndarray, body: Body, side: int, times: list[flo
     pose.wrist[side], pose.elbow_pole[side] = arm_target(body, a[:, 0], a[:, 1], a[:, 2], bend=(0.0, 1.0, 0.3))
 
 
+def _arc(body: Body, start: tuple, end: tuple) -> float:
+    """Length (m) of the wrist's path when _swing_arm blends (elevation, azimuth, flexion) ``start`` into ``end``."""
+    share = np.linspace(0.0, 1.0, 41)[:, None]
+    a = np.radians(np.asarray(start, float) + share * (np.asarray(end, float) - np.asarray(start, float)))
+    wrist, _ = arm_target(body, a[:, 0], a[:, 1], a[:, 2], bend=(0.0, 1.0, 0.3))
+    return float(np.linalg.norm(np.diff(wrist, axis=0), axis=-1).sum())
+
+
 def _rest(body: Body) -> tuple[np.ndarray, np.ndarray]:
     wrist, pole = rest_arms(body)
     return np.asarray(wrist), np.asarray(pole)
@@ -55,13 +68,17 @@ def wave(scene: Scene) -> Made:
     body, t = scene.body, scene.t
     pose = scene.stand()
     side = scene.side(p_left=0.35)
-    lead, rise, lower = scene.uniform(0.2, 0.8), scene.uniform(0.45, 0.7), scene.uniform(0.45, 0.7)
-    n, cycle = scene.reps(scene.duration - lead - rise - lower - 0.2, (0.35, 0.7), (2, 6))
+    lead = scene.uniform(0.2, 0.6)
     k = _scale(body)
     centre = np.array([scene.uniform(0.2, 0.3), scene.uniform(0.05, 0.35), scene.uniform(0.05, 0.2)]) * k
     swing = np.array([scene.uniform(0.09, 0.14) * k, 0.0, 0.0])
     pole = np.array([0.5, -1.0, -0.1])
     rest, rest_pole = _rest(body)
+    reach = np.linalg.norm(centre - rest)
+    rise, lower = move_time(reach, scene.uniform(1.6, 2.0)), move_time(reach, scene.uniform(1.5, 1.9))
+    # a wave is two moves of 2 * swing (the first starting from the centre), each peaking at 7.5 swing / cycle
+    n, cycle = scene.reps(scene.duration - lead - rise - lower - 0.2,
+                          (7.5 * swing[0] / 1.9, 7.5 * swing[0] / 1.0), (2, 6))
     keys: list[Key] = [(0.0, rest, rest_pole), (lead, rest, rest_pole), (lead + rise, centre, pole)]
     start = lead + rise
     for i in range(n):  # one wave: out to one side, over to the other
@@ -76,17 +93,20 @@ def clap(scene: Scene) -> Made:
     body, t = scene.body, scene.t
     pose = scene.stand()
     lead, rise, lower = scene.uniform(0.2, 0.7), scene.uniform(0.4, 0.6), scene.uniform(0.4, 0.6)
-    n, interval = scene.reps(scene.duration - lead - rise - lower - 0.2, (0.3, 0.55), (2, 10))
     k = _scale(body)
     height, reach = -scene.uniform(0.18, 0.3) * k, scene.uniform(0.25, 0.35) * k
-    apart = np.array([-body.shoulder_half + scene.uniform(0.14, 0.2), height, reach])
+    apart = np.array([-body.shoulder_half + scene.uniform(0.17, 0.27), height, reach])
     together = np.array([-body.shoulder_half + 0.035, height, reach + 0.02])
     pole = np.array([0.6, -1.0, -0.2])
     rest, rest_pole = _rest(body)
+    # the hands close fast and part more slowly: 2-3 claps a second
+    closing = move_time(np.linalg.norm(apart - together), scene.uniform(2.5, 3.2))
+    shortest = closing * 2.2
+    n, interval = scene.reps(scene.duration - lead - rise - lower - 0.2, (shortest, 1.4 * shortest), (2, 10))
     keys: list[Key] = [(0.0, rest, rest_pole), (lead, rest, rest_pole), (lead + rise, apart, pole)]
     start = lead + rise
     for i in range(n):
-        keys += [(start + (i + 0.5) * interval, together, pole), (start + (i + 1) * interval, apart, pole)]
+        keys += [(start + i * interval + closing, together, pole), (start + (i + 1) * interval, apart, pole)]
     keys.append((start + n * interval + lower, rest, rest_pole))
     for side in (LEFT, RIGHT):
         _set_arm(pose, t, side, keys)
@@ -101,17 +121,25 @@ def _guard(body: Body, scene: Scene) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _punch_keys(body: Body, scene: Scene, hands: list[int], start: float, gaps: list[float],
-                guard: tuple[np.ndarray, np.ndarray]) -> tuple[list[list[Key]], list[float], list[float]]:
-    """Per-arm keyframes for punches thrown by ``hands`` in turn (guard between), and the chest twist keys."""
+                guard: tuple[np.ndarray, np.ndarray], hips_follow: float = 0.0
+                ) -> tuple[list[list[Key]], list[float], list[float]]:
+    """Per-arm keyframes for punches thrown by ``hands`` in turn (guard between), and the chest twist keys.
+
+    The punching shoulder turns forward with the chest (and the hips turn ``hips_follow`` of the twist with it),
+    so the fist's target is turned back by as much: the fist goes straight out, not round with the chest."""
     keys: list[list[Key]] = [[], []]
     twist_t, twist_v = [0.0], [0.0]
     now = start
     for hand, gap in zip(hands, gaps):
-        out, back = scene.uniform(0.14, 0.2), scene.uniform(0.2, 0.28)
-        fist = np.array([-scene.uniform(0.1, 0.16), scene.uniform(-0.06, 0.04), 0.95 * body.arm])
+        twist = np.radians(scene.uniform(10, 20))
+        fist = apply(rot_y((1.0 + hips_follow) * twist),
+                     np.array([-scene.uniform(0.1, 0.16), scene.uniform(-0.06, 0.04), 0.95 * body.arm]))
+        # the arm's own extension at 3.6-5.2 m/s; the shoulder coming forward with the chest adds a little
+        out = move_time(np.linalg.norm(fist - guard[0]), scene.uniform(3.6, 5.2))
+        back = scene.uniform(0.2, 0.28)
         keys[hand] += [(now, *guard), (now + out, fist, guard[1]), (now + out + back, *guard)]
         twist_t += [now, now + out, now + out + back]
-        twist_v += [0.0, -SIDE_SIGN[hand] * np.radians(scene.uniform(10, 20)), 0.0]  # that shoulder goes forward
+        twist_v += [0.0, -SIDE_SIGN[hand] * twist, 0.0]  # that shoulder goes forward
         now += out + back + gap
     return keys, twist_t, twist_v
 
@@ -138,7 +166,7 @@ def punch(scene: Scene) -> Made:
     hands = [LEFT] * n if mode == "left" else [RIGHT] * n if mode == "right" else [(first + i) % 2 for i in range(n)]
     gaps = [max(0.05, cycle - 0.45 + scene.uniform(-0.05, 0.05)) for _ in range(n)]
     guard = _guard(body, scene)
-    keys, twist_t, twist_v = _punch_keys(body, scene, hands, lead + 0.1, gaps, guard)
+    keys, twist_t, twist_v = _punch_keys(body, scene, hands, lead + 0.1, gaps, guard, hips_follow=0.3)
     end = max(twist_t[-1] + 0.5, lead + n * cycle + 0.5)
     for side in (LEFT, RIGHT):
         _arm_with_guard(pose, t, body, side, lead, end, guard, keys[side])
@@ -199,11 +227,15 @@ def raise_arms(scene: Scene) -> Made:
     up = (scene.uniform(160, 172) if overhead else scene.uniform(82, 95),
           scene.uniform(78, 92) if sideways else scene.uniform(0, 15), scene.uniform(5, 15))
     lead = scene.uniform(0.2, 0.7)
-    n, cycle = scene.reps(scene.duration - lead - 0.2, (1.8, 3.2), (1, 3))
+    arc = _arc(body, REST_ANGLES, up)
+    rise, lower = move_time(arc, scene.uniform(2.2, 3.2)), move_time(arc, scene.uniform(2.2, 3.2))
+    shortest = rise + lower + 0.3  # with a short hold at the top and a pause
+    n, cycle = scene.reps(scene.duration - lead - 0.2, (shortest, 1.6 * shortest), (1, 3))
+    hold = 0.75 * (cycle - rise - lower)  # the rest of the cycle is the pause before the next
     times, angles = [0.0], [REST_ANGLES]
     for i in range(n):
         t0 = lead + i * cycle
-        times += [t0, t0 + 0.32 * cycle, t0 + 0.62 * cycle, t0 + 0.92 * cycle]
+        times += [t0, t0 + rise, t0 + rise + hold, t0 + rise + hold + lower]
         angles += [REST_ANGLES, up, up, REST_ANGLES]
     for side in sides:
         _swing_arm(pose, t, body, side, times, angles)
@@ -215,8 +247,9 @@ def raise_arms(scene: Scene) -> Made:
 def stretch(scene: Scene) -> Made:
     body, t = scene.body, scene.t
     pose = scene.stand(half_width=body.hip_half + scene.uniform(0.02, 0.08))
-    lead, rise = scene.uniform(0.2, 0.5), scene.uniform(0.6, 0.9)
+    lead = scene.uniform(0.2, 0.5)
     up = (scene.uniform(160, 172), scene.uniform(15, 40), scene.uniform(10, 25))
+    rise = move_time(_arc(body, REST_ANGLES, up), scene.uniform(2.2, 3.2))  # arms up (and down again)
     side_bend = scene.rng.random() < 0.6
     start = lead + rise
     available = scene.duration - start - rise - 0.2

@@ -1,4 +1,4 @@
-"""Jumps: countermovement jumps in place and forward, and jumping jacks.
+"""Jumps: countermovement jumps in place and forward, rebounding hops in place, and jumping jacks.
 
 Between take-off and landing the hips fly a true ballistic parabola (g = 9.81 m/s^2): a flight of
 duration T leaves the floor at g*T/2 m/s and rises g*T^2/8 m.  Take-off happens at the highest hip
@@ -13,9 +13,8 @@ import numpy as np
 from tasks.common.skeleton import FPS
 from tasks.motion.procedural.body import LEFT, RIGHT, SIDE_SIGN, TOE_HEIGHT, Body, Pose, arm_target, max_hips_y
 from tasks.motion.procedural.curves import hermite_track, keyframes, minjerk
-from tasks.motion.procedural.scene import BOTH_ARMS, BOTH_LEGS, STANDING, Made, Scene
+from tasks.motion.procedural.scene import BOTH_ARMS, BOTH_LEGS, STANDING, G, Made, Scene
 
-G = 9.81
 REACH = 0.985  # legs straighten to this share of their length at take-off
 CLEAR = 0.015  # feet start moving sideways or forward once this far off the floor (m)
 LANDING_AHEAD = 0.25  # how far past the landing ankles the pelvis (absorbing the landing) or the toes reach (m)
@@ -151,8 +150,46 @@ def _jumps(scene: Scene, forward: bool) -> Made:
                        "limbs": BOTH_LEGS})
 
 
+def _rebound(scene: Scene, pose: Pose, flights: list[Flight], lead: float, prep: float, tuck: float) -> None:
+    """Hips and feet through back-to-back flights on the balls of the feet (jumping jacks, hops): heels rise
+    and the hips dip over ``prep`` s from ``lead``, each short contact between two flights is a springy
+    rebound, and after the last landing the person settles and stands."""
+    body, t = scene.body, scene.t
+    y_stand = pose.hips[0, 1]
+    first_off, last_land = flights[0].t_off, flights[-1].t_land
+    heel = np.radians(scene.uniform(15, 25))
+    pose.foot_pitch[:] = keyframes(t, [lead, first_off, last_land, last_land + 0.3], [0.0, heel, heel, 0.0])
+    _place_feet(pose, t, flights)
+    y_off = take_off_height(body, pose, t, flights)
+    dip = scene.uniform(0.04, 0.08)
+    knots = [(lead, y_stand, 0.0, 0.0), (lead + 0.5 * prep, y_off - dip, 0.0, 0.0)]
+    for fl in flights:
+        knots += [(fl.t_off, y_off, fl.speed, -G), (fl.t_land, y_off, -fl.speed, -G)]
+    knots += [(last_land + 0.3, y_stand - dip, 0.0, 0.0), (last_land + 0.65, y_stand, 0.0, 0.0)]
+    pose.hips[:, 1] = hermite_track(t, knots)
+    fly(pose, t, flights, y_off, tuck=tuck)
+
+
+def _hops(scene: Scene) -> Made:
+    """Small hops on the spot, 1.5-2.5 a second as when skipping rope: 0.22-0.3 s in the air (6-11 cm up),
+    at least 0.17 s on the floor between hops; the arms hang with the elbows bent."""
+    body = scene.body
+    pose = scene.stand(half_width=body.hip_half + scene.uniform(0.0, 0.03))
+    half = pose.toe[LEFT, 0, 0] + body.ankle_offset(pose.foot_yaw[LEFT, 0], 0.0)[0]
+    lead, prep, settle = scene.uniform(0.2, 0.5), 0.35, 0.7
+    n, period = scene.reps(scene.duration - lead - prep - settle - 0.1, (0.4, 0.67), (3, 12))
+    flight_t = scene.uniform(0.22, max(0.22, min(0.3, period - 0.17)))
+    flights = [Flight(t_off, t_off + flight_t, stance(body, half, 0.0))
+               for t_off in lead + prep + period * np.arange(n)]
+    _rebound(scene, pose, flights, lead, prep, tuck=scene.uniform(0.03, 0.06))
+    elbows = scene.uniform(40, 70)
+    _arms(pose, scene.body, scene.t, [lead, lead + prep], [7.0, 15.0], azim_deg=20.0, flex_deg=elbows)
+    return Made(pose, {**STANDING, "direction": "in place", "repetitions": n, "limbs": BOTH_LEGS}, {"hops": True})
+
+
 def jump_in_place(scene: Scene) -> Made:
-    return _jumps(scene, forward=False)
+    """Big countermovement jumps, or (half the time) a run of small rebounding hops."""
+    return _hops(scene) if scene.rng.random() < 0.5 else _jumps(scene, forward=False)
 
 
 def jump_forward(scene: Scene) -> Made:
@@ -164,7 +201,6 @@ def jumping_jacks(scene: Scene) -> Made:
     narrow = body.hip_half + 0.01
     wide = body.hip_half + scene.uniform(0.18, 0.27)
     pose = scene.stand(half_width=narrow)
-    y_stand = pose.hips[0, 1]
     lead, prep, settle = scene.uniform(0.2, 0.5), 0.35, 0.7
     n, period = scene.reps(scene.duration - lead - prep - settle - 0.1, (0.8, 1.3), (2, 10))
     flight_t = scene.uniform(0.18, 0.24)
@@ -174,24 +210,13 @@ def jumping_jacks(scene: Scene) -> Made:
         t_off = first_off + k * period / 2
         flights.append(Flight(t_off, t_off + flight_t, stance(body, wide if k % 2 == 0 else narrow, 0.0,
                                                               np.radians(15.0 if k % 2 == 0 else 8.0))))
-    last_land = flights[-1].t_land
-    heel = np.radians(scene.uniform(15, 25))
-    pose.foot_pitch[:] = keyframes(t, [lead, first_off, last_land, last_land + 0.3], [0.0, heel, heel, 0.0])
-    _place_feet(pose, t, flights)
-    y_off = take_off_height(body, pose, t, flights)
-    dip = scene.uniform(0.04, 0.08)
-    knots = [(lead, y_stand, 0.0, 0.0), (lead + 0.5 * prep, y_off - dip, 0.0, 0.0)]
-    for fl in flights:
-        knots += [(fl.t_off, y_off, fl.speed, -G), (fl.t_land, y_off, -fl.speed, -G)]
-    knots += [(last_land + 0.3, y_stand - dip, 0.0, 0.0), (last_land + 0.65, y_stand, 0.0, 0.0)]
-    pose.hips[:, 1] = hermite_track(t, knots)
-    fly(pose, t, flights, y_off, tuck=0.02)
+    _rebound(scene, pose, flights, lead, prep, tuck=0.02)
     # arms reach overhead while the feet are apart, back down as they close
     times, elev = [lead], [7.0]
     for k, fl in enumerate(flights):
         times.append(fl.t_land)
         elev.append(scene.uniform(150, 170) if k % 2 == 0 else 12.0)
-    times.append(last_land + 0.5)
+    times.append(flights[-1].t_land + 0.5)
     elev.append(7.0)
     _arms(pose, body, t, times, elev, azim_deg=90.0, flex_deg=15.0)
     return Made(pose, {**STANDING, "direction": "in place", "repetitions": n, "limbs": BOTH_ARMS["limbs"] + BOTH_LEGS,

@@ -12,6 +12,10 @@ from tasks.motion.procedural.body import LEFT, RIGHT, SIDE_NAME, Body, Pose
 
 Facts = dict[str, Any]
 MIN_DURATION_S = 2.0  # HumanML3D clips are 2-10 s
+G = 9.81  # m/s^2
+# [min, max] walking and jogging speeds (m/s) the stepping classes draw from (motion.procedural in params.yaml)
+WALK_SPEED_MPS = (0.4, 1.6)
+JOG_SPEED_MPS = (1.8, 3.4)
 
 
 @dataclass(frozen=True)
@@ -26,12 +30,15 @@ class Area:
 
 @dataclass
 class Scene:
-    """One motion being made: ``duration`` seconds at 20 fps for ``body``, randomised by ``rng``, inside ``area``."""
+    """One motion being made: ``duration`` seconds at 20 fps for ``body``, randomised by ``rng``, inside ``area``,
+    walking or jogging at speeds drawn from ``walk_speed`` / ``jog_speed`` ([min, max], m/s)."""
 
     body: Body
     duration: float
     rng: np.random.Generator
     area: Area = Area()
+    walk_speed: tuple[float, float] = WALK_SPEED_MPS
+    jog_speed: tuple[float, float] = JOG_SPEED_MPS
 
     @property
     def frames(self) -> int:
