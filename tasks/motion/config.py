@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
 
-from tasks.common.config import Section
+from tasks.common.config import Section, invalid
 from tasks.motion.procedural.library import CLASSES, MAX_DURATION_S, MIN_AREA
 from tasks.motion.procedural.scene import JOG_SPEED_MPS, MIN_DURATION_S, WALK_SPEED_MPS, Area
 
@@ -27,15 +26,10 @@ JOG_LIMITS = (1.5, 4.0)
 BVH_UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254, "cmu": 0.0254 / 0.45}
 
 
-def _problem(kind: str, message: str) -> PydanticCustomError:
-    """A validation error whose text is ``message`` alone (pydantic would prefix a ValueError's 'Value error, ')."""
-    return PydanticCustomError(kind, message)
-
-
 def _span(value: tuple[float, float], low: float, high: float) -> tuple[float, float]:
     a, b = value
     if not low <= a <= b <= high:
-        raise _problem("span", f"need {low:g} <= min <= max <= {high:g}, got [{a:g}, {b:g}]")
+        raise invalid(f"need {low:g} <= min <= max <= {high:g}, got [{a:g}, {b:g}]")
     return value
 
 
@@ -66,10 +60,10 @@ class ProceduralConfig(Section):
         if value == "all":
             return CLASSES
         if not isinstance(value, (list, tuple)):
-            raise _problem("classes", f"expected 'all' or a list of labels, got {value!r}")
+            raise invalid(f"expected 'all' or a list of labels, got {value!r}")
         unknown = [c for c in value if c not in CLASSES]
         if unknown:
-            raise _problem("classes", f"unknown class '{unknown[0]}' (valid: {', '.join(CLASSES)})")
+            raise invalid(f"unknown class '{unknown[0]}' (valid: {', '.join(CLASSES)})")
         return value
 
     @field_validator("duration_s")
@@ -106,9 +100,9 @@ class HumanML3DConfig(Section):
         if isinstance(value, list):
             numbers = [v for v in value if not isinstance(v, str)]
             if numbers:  # YAML reads 000001 as the number 1, which names no clip
-                raise _problem("subset", f"clip ids must be quoted strings ('000001'), got {numbers[0]!r}")
+                raise invalid(f"clip ids must be quoted strings ('000001'), got {numbers[0]!r}")
         elif value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            raise _problem("subset", f"expected null, a number of clips >= 0 or a list of ids, got {value!r}")
+            raise invalid(f"expected null, a number of clips >= 0 or a list of ids, got {value!r}")
         return value
 
 
@@ -121,9 +115,9 @@ class BVHConfig(Section):
     def _scale(cls, value: float | str) -> float | str:
         if isinstance(value, str):
             if value != "auto" and value not in BVH_UNITS:
-                raise _problem("scale", f"expected a number, 'auto' or one of {', '.join(BVH_UNITS)}; got {value!r}")
+                raise invalid(f"expected a number, 'auto' or one of {', '.join(BVH_UNITS)}; got {value!r}")
         elif not (math.isfinite(value) and value > 0):
-            raise _problem("scale", f"metres per file unit must be positive, got {value:g}")
+            raise invalid(f"metres per file unit must be positive, got {value:g}")
         return value
 
 
@@ -137,7 +131,7 @@ class SplitFractions(Section):
     @model_validator(mode="after")
     def _positive(self) -> SplitFractions:
         if self.train + self.val + self.test <= 0:
-            raise _problem("fractions", "the fractions must add up to more than 0")
+            raise invalid("the fractions must add up to more than 0")
         return self
 
     def as_dict(self) -> dict[str, float]:
@@ -157,8 +151,8 @@ class MotionConfig(Section):
     @classmethod
     def _once_each(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value:
-            raise _problem("sources", "list at least one of procedural, humanml3d, bvh")
+            raise invalid("list at least one of procedural, humanml3d, bvh")
         twice = sorted({s for s in value if value.count(s) > 1})
         if twice:
-            raise _problem("sources", f"'{twice[0]}' is listed more than once")
+            raise invalid(f"'{twice[0]}' is listed more than once")
         return value

@@ -23,7 +23,7 @@ FACTS_SCHEMA = pa.struct(
         ("duration_s", pa.float64()),
         ("distance_m", pa.float64()),
         ("path_length_m", pa.float64()),
-        ("direction", pa.string()),  # forward | backward | left | right | in place
+        ("direction", pa.string()),  # forward | backward | left | right | in place (| away and back, declared)
         ("speed_mps", pa.float64()),
         ("peak_speed_mps", pa.float64()),
         ("turn_deg", pa.float64()),

@@ -18,7 +18,8 @@ class MotionItem:
     procedural generator knows its own parameters); the motion stage adds what it can measure
     from the joints.  Fact keys (all optional here):
 
-    ``direction`` forward|backward|left|right|in place (net travel relative to the initial facing),
+    ``direction`` forward|backward|left|right|in place (net travel relative to the initial facing), or
+    "away and back" (declared by a generator: out and back to the start, which measures as in place),
     ``turn`` left|right (left = counter-clockwise seen from above), ``turn_deg``,
     ``speed_mps`` (mean horizontal pelvis speed), ``repetitions`` (of the main movement),
     ``limbs`` (subset of left_arm, right_arm, left_leg, right_leg, torso: the ones that do the action),
