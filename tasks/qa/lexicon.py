@@ -126,3 +126,85 @@ UNIT_GROUPS = {name.replace("/", "_").replace("²", "2"): name for name in UNITS
 NUMBER = re.compile(r"(?<![\w.])[-+]?(\d+(?:\.(\d+))?)(?!\w)(?:\s*(?:"
                     + "|".join(f"(?P<{group}>{UNITS[name]})" for group, name in UNIT_GROUPS.items()) + "))?")
 
+
+# ---- The claim reader's vocabulary (tasks/qa/claims.py) ----
+
+# What a motion's "direction" fact says about travel relative to the body: the ways it supports, and the
+# ways it contradicts (besides every way, for in place). A new direction value is one row here; a value
+# without a row makes every travel claim unsupported, never a guess.
+TRAVEL_WAYS: dict[str, dict[str, set[str]]] = {
+    "forward": {"true": {"forward"}, "false": {"backward"}},
+    "backward": {"true": {"backward"}, "false": {"forward"}},
+    "left": {"true": {"left"}, "false": {"right"}},
+    "right": {"true": {"right"}, "false": {"left"}},
+    "in place": {"true": set(), "false": {"forward", "backward", "left", "right"}},
+}
+# What the radar range's movement says about "toward" / "away from" the radar, the same way.
+RADAR_WAYS: dict[str, dict[str, set[str]]] = {
+    "approaching": {"true": {"toward"}, "false": {"away"}},
+    "receding": {"true": {"away"}, "false": {"toward"}},
+    "approaches then recedes": {"true": {"toward", "away"}, "false": set()},
+    "recedes then approaches": {"true": {"toward", "away"}, "false": set()},
+    "no net movement": {"true": set(), "false": {"toward", "away"}},
+}
+TOWARD_RADAR_MORE = re.compile(r"\b(?:range|distance)(?: to the (?:radar|person|sensor))? (?:falls|decreases|drops|"
+                               r"shrinks|gets smaller)")
+AWAY_RADAR_MORE = re.compile(r"\b(?:range|distance)(?: to the (?:radar|person|sensor))? (?:rises|increases|grows|"
+                             r"gets larger)")
+# a side of the radar ("to the radar's left", "the left of the radar"): only the radar-angle line decides it
+RADAR_SIDE = re.compile(r"\b(?:radar|sensor)(?:'s|’s)\s+(left|right)\b|\b(left|right)\s+(?:side\s+)?of\s+the\s+"
+                        r"(?:radar|sensor)\b")
+
+# The activity an answer says the person is doing ("is doing a sit", "performs squats"): the phrase after
+# the verb, read by ACTIVITY_PATTERNS or, for bare nouns the patterns leave out, by this table.
+DOING = re.compile(r"\b(?:doing|performing|does|performs|is in the middle of)\s+(?:an?\s+|the\s+|some\s+|their\s+)?"
+                   r"((?:[\w-]+\s+){0,2}[\w-]+)")
+BARE_ACTIVITIES = {"sit": "sit", "sits": "sit", "stand": "stand_up", "stand-up": "stand_up", "side-step": "side_step",
+                   "side-steps": "side_step", "sidestep": "side_step", "step": "walk", "steps": "walk",
+                   "jumping": "jump", "hopping": "jump", "bending": None, "movement": None, "motion": None,
+                   "exercise": None, "activity": None, "gesture": None, "action": None}
+ACTIVITY_PATTERNS_MAIN = {**ACTIVITY_PATTERNS, "side_step": re.compile(r"\bside[- ]?steps?\b")}
+# Per label, the activities that name it (what the person "is doing"); the mentions above are wider
+# (a stand-up mentions sitting, but is no sit).
+LABEL_NAMES = {
+    "walk": {"walk"}, "jog": {"run"}, "walk_backward": {"walk"}, "side_step": {"side_step", "walk"},
+    "turn_in_place": {"turn"}, "march_in_place": {"march", "walk"}, "walk_circle": {"walk", "turn"},
+    "jump_in_place": {"jump"}, "jump_forward": {"jump"}, "jumping_jacks": {"jumping_jacks", "jump"},
+    "squat": {"squat"}, "sit_down": {"sit"}, "stand_up": {"stand_up"}, "pick_up": {"pick_up", "bow"},
+    "bow": {"bow"}, "kick": {"kick"}, "wave": {"wave"}, "clap": {"clap"}, "punch": {"punch", "box"},
+    "raise_arms": {"raise_arms", "stretch"}, "stretch": {"stretch", "raise_arms"}, "boxing": {"box", "punch"},
+}
+
+# Things a person could handle or use; a claim of one needs a caption that names it (or the label's table).
+OBJECTS = (r"balls?|chairs?|seats?|stools?|benches|bench|boxes|box|bags?|cups?|glass(?:es)?|bottles?|doors?|tables?|"
+           r"desks?|ropes?|weights?|dumbbells?|barbells?|bats?|rackets?|sticks?|phones?|books?|toys?|swords?|"
+           r"shields?|umbrellas?|hats?|towels?|drums?|guitars?|objects?|items?|sofas?|couch|beds?|walls?|steps? stool")
+OBJECT = re.compile(rf"\b(?:an?|the|their|his|her|some)\s+(?:[a-z-]+\s+)?({OBJECTS})\b")
+LABEL_OBJECTS = {"pick_up": {"object", "item"}}  # named by every pick-up, whichever caption is shown
+
+# Postures a claim may state ("while standing", "from sitting"); activities that pass through one more.
+POSTURES = {"standing": r"standing(?! up)|upright", "sitting": r"sitting(?! down)|seated",
+            "crouching": r"crouch(?:ing|ed)|squatting position", "lying": r"lying"}
+POSTURE_PATTERNS = {name: re.compile(rf"\b(?:{regex})\b") for name, regex in POSTURES.items()}
+LABEL_POSTURES = {"squat": {"crouching"}, "pick_up": {"crouching"}, "sit_down": {"sitting"}, "stand_up": {"sitting"}}
+
+# Trend statements: a verb of change and the shapes on the fact sheet (tasks/qa/trends.py) it can describe.
+TREND_VERBS = {
+    "up": r"ris\w*|increas\w*|climb\w*|goes up|jumps? up|grows?|ramps? up|builds? up",
+    "down": r"fall\w*|fell|drop\w*|decreas\w*|declin\w*|goes down|lower\w*|sinks?|dips?|dipping|dipped",
+    "peak": r"peak\w*|spik\w*|maxim\w*|reach\w*|tops? out|highest",
+    "steady": r"stay\w*|remain\w*|steady|constant|stable|holds?|level\w*|hover\w*|near|around|settl\w*|returns?|back",
+    "oscillates": r"oscillat\w*|fluctuat\w*|swing\w*|alternat\w*|vari\w*|between",
+}
+TREND_VERB = {kind: re.compile(rf"\b(?:{regex})\b") for kind, regex in TREND_VERBS.items()}
+# which sheet shapes (trends.py) a verb fits; the value a verb names must be one of those segments' values
+VERB_SHAPES = {"up": {"rises", "peaks", "oscillates"}, "down": {"falls", "dips", "oscillates"},
+               "peak": {"peaks", "rises", "oscillates"}, "steady": {"steady"},
+               "oscillates": {"oscillates"}}
+# "then" and its kin join two statements in time order
+THEN = re.compile(r",?\s*\b(?:and then|then|after that|afterwards|before finally|finally|later)\b,?\s*|;\s*")
+# a number measuring time since the start ("at 1.2 s", "until 6.0 s"), as opposed to a duration ("for 6 s")
+TIME_BEFORE = re.compile(r"\b(?:at|until|till|by|after|before|from|to|and|around|about|near|between|of)\s+$")
+DURATION_BEFORE = re.compile(r"\b(?:for|lasts?|lasting|over|within|takes?|taking|spanning|spans?|duration(?: of)?|"
+                             r"in)\s+(?:about\s+|around\s+|roughly\s+|approximately\s+|nearly\s+|almost\s+|just\s+"
+                             r"(?:over|under)\s+|some\s+)?$")
