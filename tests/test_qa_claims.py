@@ -267,3 +267,24 @@ def test_claims_are_read_in_order_with_what_they_measure():
         ("activity", "mention"), ("direction", "distance"), ("direction", "travel"), ("duration", ""),
         ("activity", "mention"), ("laterality", "hand"), ("count", ""), ("object", "")]
     assert [c.name for c in claims if c.kind in ("laterality", "object")] == ["left", "ball"]
+
+
+def test_staying_in_place_and_at_the_same_distance_are_claims_too():
+    bow = facts("bow")
+    names = ("activity", "travel", "turn", "radar_range")
+    assert reason("The person stays in place, at the same distance from the radar.", bow, *names) is None
+    walk = facts("walk", movement="approaching", direction="forward", distance_m=1.6, path_length_m=1.6)
+    assert reason("The person stays in place.", walk, *names) == (
+        "direction: says stays in place, facts say travel: 1.6 m forward")
+    assert reason("The person keeps the same distance from the radar.", walk, *names).startswith(
+        "direction: says keeps the same distance, facts say radar range: 4.2 m to 2.6 m")
+
+
+@pytest.mark.parametrize("answer, expected", [
+    ("The left-wrist acceleration goes up to 34 m/s² and its angular velocity to 5.1 rad/s.", None),
+    ("The left-wrist acceleration goes up to 5.1 rad/s.",
+     "number: says 5.1 rad/s, facts say 5.1 rad/s is no acceleration"),
+    ("The radial speed reaches 34 m/s.", "number: says 34 m/s, unsupported (not on the sheet)"),
+])
+def test_a_number_must_measure_what_its_words_say(answer, expected):
+    assert reason(answer, facts(), "speed", "imu_peak", "radar_doppler") == expected

@@ -229,6 +229,18 @@ def _trend_claims(text: str, source: str, used: list[tuple[int, int]]) -> list[C
     return claims
 
 
+_MEASURED = {u for _, u in lx.MEASURE_UNITS}
+_MEASURE_NAMES = {"rad/s": "rotation rate", "m/s²": "acceleration", "m/s": "speed"}
+
+
+def _measure(text: str, start: int) -> str:
+    """The unit the nearest measure word in the few words before ``start`` asks for ("" if none)."""
+    before = re.split(r"[,;]|\band\b|\bwhile\b", text[max(0, start - 40): start])[-1]
+    found = [(m.end(), -rank, unit) for rank, (regex, unit) in enumerate(lx.MEASURE_UNITS)
+             for m in regex.finditer(before)]
+    return max(found)[2] if found else ""  # the nearest; "angular velocity" is a rotation
+
+
 def extract_claims(text: str, source: str = "answer", trends: bool = True) -> list[Claim]:
     """Every claim ``text`` makes, in order of appearance.  ``trends``: read statements of change as trend
     claims (only where the sheet has a trend line; otherwise their numbers are plain numbers)."""
@@ -286,6 +298,10 @@ def extract_claims(text: str, source: str = "answer", trends: bool = True) -> li
                          (lx.AWAY_FROM_RADAR, "away"), (lx.AWAY_RADAR_MORE, "away")):
         for m in pattern.finditer(text):
             add("direction", m, what="radar", name=way)
+    for m in lx.IN_PLACE.finditer(text):
+        add("direction", m, what="travel", name="in place")
+    for m in lx.SAME_DISTANCE.finditer(text):
+        add("direction", m, what="radar", name="same")
     for m in lx.RADAR_SIDE.finditer(text):
         add("direction", m, what="radar_side", name=m.group(1) or m.group(2))
 
@@ -300,7 +316,7 @@ def extract_claims(text: str, source: str = "answer", trends: bool = True) -> li
                                 source=source))
         else:
             claims.append(Claim("number", text[start:end], start, value=value, slack=slack, unit=unit,
-                                source=source))
+                                what=_measure(text, start) if unit in _MEASURED else "", source=source))
     return sorted(claims, key=lambda c: c.start)
 
 
@@ -428,6 +444,8 @@ class _Verifier:
 
     def number(self, c: Claim) -> tuple[str, str]:
         ok = any(_near(c.value, c.slack, v, s) and c.unit in (None, u) for v, s, u in self.known)
+        if ok and c.what and c.what != c.unit:  # a sheet number put on another measure
+            return FALSE, f"{c.value:g} {c.unit} is no {_MEASURE_NAMES[c.what]}"
         return (TRUE, "on the sheet") if ok else (UNSUPPORTED, "not on the sheet")
 
     def trend(self, c: Claim) -> tuple[str, str, list[int]]:

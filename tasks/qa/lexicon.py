@@ -133,19 +133,19 @@ NUMBER = re.compile(r"(?<![\w.])[-+]?(\d+(?:\.(\d+))?)(?!\w)(?:\s*(?:"
 # ways it contradicts (besides every way, for in place). A new direction value is one row here; a value
 # without a row makes every travel claim unsupported, never a guess.
 TRAVEL_WAYS: dict[str, dict[str, set[str]]] = {
-    "forward": {"true": {"forward"}, "false": {"backward"}},
-    "backward": {"true": {"backward"}, "false": {"forward"}},
-    "left": {"true": {"left"}, "false": {"right"}},
-    "right": {"true": {"right"}, "false": {"left"}},
-    "in place": {"true": set(), "false": {"forward", "backward", "left", "right"}},
+    "forward": {"true": {"forward"}, "false": {"backward", "in place"}},
+    "backward": {"true": {"backward"}, "false": {"forward", "in place"}},
+    "left": {"true": {"left"}, "false": {"right", "in place"}},
+    "right": {"true": {"right"}, "false": {"left", "in place"}},
+    "in place": {"true": {"in place"}, "false": {"forward", "backward", "left", "right"}},
 }
 # What the radar range's movement says about "toward" / "away from" the radar, the same way.
 RADAR_WAYS: dict[str, dict[str, set[str]]] = {
-    "approaching": {"true": {"toward"}, "false": {"away"}},
-    "receding": {"true": {"away"}, "false": {"toward"}},
-    "approaches then recedes": {"true": {"toward", "away"}, "false": set()},
-    "recedes then approaches": {"true": {"toward", "away"}, "false": set()},
-    "no net movement": {"true": set(), "false": {"toward", "away"}},
+    "approaching": {"true": {"toward"}, "false": {"away", "same"}},
+    "receding": {"true": {"away"}, "false": {"toward", "same"}},
+    "approaches then recedes": {"true": {"toward", "away"}, "false": {"same"}},
+    "recedes then approaches": {"true": {"toward", "away"}, "false": {"same"}},
+    "no net movement": {"true": {"same"}, "false": {"toward", "away"}},
 }
 TOWARD_RADAR_MORE = re.compile(r"\b(?:range|distance)(?: to the (?:radar|person|sensor))? (?:falls|decreases|drops|"
                                r"shrinks|gets smaller)")
@@ -208,3 +208,15 @@ TIME_BEFORE = re.compile(r"\b(?:at|until|till|by|after|before|from|to|and|around
 DURATION_BEFORE = re.compile(r"\b(?:for|lasts?|lasting|over|within|takes?|taking|spanning|spans?|duration(?: of)?|"
                              r"in)\s+(?:about\s+|around\s+|roughly\s+|approximately\s+|nearly\s+|almost\s+|just\s+"
                              r"(?:over|under)\s+|some\s+)?$")
+# "stays in place" and "at the same distance from the radar": claims of no travel (way "in place" / "same")
+IN_PLACE = re.compile(r"\b(?:stays?|staying|remains?|remaining|stands?|standing|is|stays? put)\s+(?:\w+\s+)?"
+                      r"(?:in place|on the spot)|\bwithout (?:moving|travel\w*)\b|\bdoes not (?:move|travel)\b")
+SAME_DISTANCE = re.compile(r"\b(?:at|keeps?|keeping|stays? at|remains? at) (?:about |roughly )?the same distance\b")
+# The measure a word before a number names, and the unit that measure takes ("head acceleration up to
+# 1.9 rad/s" puts a rotation's number on an acceleration)
+MEASURE_UNITS = [
+    (re.compile(r"\b(?:rotation\w*|rotat\w+|angular(?: velocity| speed| rate)?|gyro\w*|spin\w*|turn\w* rate)\b"),
+     "rad/s"),
+    (re.compile(r"\baccelerat\w*\b"), "m/s²"),
+    (re.compile(r"\b(?:speed|velocity|pace)\b"), "m/s"),
+]
