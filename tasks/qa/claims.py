@@ -230,11 +230,17 @@ def _trend_claims(text: str, source: str, used: list[tuple[int, int]]) -> list[C
 
 
 _MEASURED = {u for _, u in lx.MEASURE_UNITS}
-_MEASURE_NAMES = {"rad/s": "rotation rate", "m/s²": "acceleration", "m/s": "speed"}
+_MEASURE_NAMES = {"rad/s": "rotation rate", "m/s²": "acceleration", "m/s": "speed", "m": "distance"}
 
 
-def _measure(text: str, start: int) -> str:
-    """The unit the nearest measure word in the few words before ``start`` asks for ("" if none)."""
+def _measure(text: str, start: int, end: int) -> str:
+    """The unit the measure word right after the number ("1.8 m forward speed") or else the nearest one in
+    the few words before it asks for ("" if none)."""
+    after = re.match(r"\s+(?:[a-z-]+\s+)?([a-z]+)", text[end:])
+    if after:
+        unit = next((u for regex, u in lx.MEASURE_UNITS if regex.fullmatch(after.group(1))), None)
+        if unit:
+            return unit
     before = re.split(r"[,;]|\band\b|\bwhile\b", text[max(0, start - 40): start])[-1]
     found = [(m.end(), -rank, unit) for rank, (regex, unit) in enumerate(lx.MEASURE_UNITS)
              for m in regex.finditer(before)]
@@ -268,7 +274,9 @@ def extract_claims(text: str, source: str = "answer", trends: bool = True) -> li
         for m in pattern.finditer(text):
             add("posture", m, name=name)
     for count, start, end in counts_in(text):
-        claims.append(Claim("count", text[start:end], start, value=float(count), source=source))
+        jumps = lx.JUMP_COUNT.search(text[max(0, start - 30): start]) or lx.JUMP_COUNT.search(text[start:end])
+        claims.append(Claim("count", text[start:end], start, what="flights" if jumps else "", value=float(count),
+                            source=source))
         used.append((start, end))
 
     # sides of the body and sensor sites
@@ -287,6 +295,8 @@ def extract_claims(text: str, source: str = "answer", trends: bool = True) -> li
     for m in lx.TRAVEL_SIDE.finditer(text):
         add("direction", m, what="travel", name=m.group(1) or m.group(2))
     for m in lx.TRAVEL_DISTANCE.finditer(text):
+        if re.match(r"\s+(?:speed|velocity|pace)\b", text[m.end():]):  # "the 1.8 m forward speed": no distance
+            continue
         add("direction", m, what="distance", value=float(m.group(1)), slack=0.5 * 10.0 ** -len(m.group(2) or ""))
         used.append((m.start(), m.end()))
         if not any(c.what == "travel" and c.start <= m.start() < c.start + len(c.said) for c in claims):
@@ -316,7 +326,8 @@ def extract_claims(text: str, source: str = "answer", trends: bool = True) -> li
                                 source=source))
         else:
             claims.append(Claim("number", text[start:end], start, value=value, slack=slack, unit=unit,
-                                what=_measure(text, start) if unit in _MEASURED else "", source=source))
+                                what=_measure(text, start, end) if unit in (*_MEASURED, "m") else "",
+                                source=source))
     return sorted(claims, key=lambda c: c.start)
 
 
@@ -377,6 +388,9 @@ class _Verifier:
         return (FALSE, self.line("posture")) if postures else (UNSUPPORTED, "no posture on the sheet")
 
     def count(self, c: Claim) -> tuple[str, str]:
+        flights = self.motion.get("flights")
+        if c.what == "flights" and flights:  # "jumps four times" of 4 jumping jacks is 8 flights
+            return (TRUE if c.value == flights else FALSE), f"both feet leave the ground {flights} times"
         reps = self.motion.get("repetitions")
         if reps is None:
             return UNSUPPORTED, "no repetition count"

@@ -27,6 +27,8 @@ COUNT = re.compile(rf"\b{_NUM}\s+(?:(?!(?:{ARM_PARTS}|{LEG_PARTS})\b)[\w-]+\s+)?
 # "once" is a count after a verb ("kicks once") but a conjunction at a clause start ("once it stops")
 ADVERB_COUNT = re.compile(r"\b(once|twice|thrice)\b")
 CLAUSE_WORDS = {"and", "then", "but", "after", "so", "until", "when"}
+# a count of jumps ("jumps four times", "3 hops") counts flights (both feet off the ground), not repetitions
+JUMP_COUNT = re.compile(r"\b(?:jump|hop|leap)\w*\s+(?:\w+\s+)?$|\b(?:jumps|hops|leaps)\b")
 
 # "left hand", "right-hand", "left-handed": a side named with a body part (so "left the room" is no side)
 SIDED_PART = re.compile(rf"\b(left|right)[\s-]+({ARM_PARTS}|{LEG_PARTS}|handed|footed|legged)\b")
@@ -157,8 +159,8 @@ RADAR_SIDE = re.compile(r"\b(?:radar|sensor)(?:'s|’s)\s+(left|right)\b|\b(left
 
 # The activity an answer says the person is doing ("is doing a sit", "performs squats"): the phrase after
 # the verb, read by ACTIVITY_PATTERNS or, for bare nouns the patterns leave out, by this table.
-DOING = re.compile(r"\b(?:doing|performing|does|performs|is in the middle of)\s+(?:an?\s+|the\s+|some\s+|their\s+)?"
-                   r"((?:[\w-]+\s+){0,2}[\w-]+)")
+DOING = re.compile(r"\b(?:(?:is|are|was|were)\s+(?:doing|performing)\s+(?:an?\s+|the\s+|some\s+|their\s+)?"
+                   r"|(?:does|performs)\s+(?:an?|some)\s+)((?:[\w-]+\s+){0,2}[\w-]+)")
 BARE_ACTIVITIES = {"sit": "sit", "sits": "sit", "stand": "stand_up", "stand-up": "stand_up", "side-step": "side_step",
                    "side-steps": "side_step", "sidestep": "side_step", "step": "walk", "steps": "walk",
                    "jumping": "jump", "hopping": "jump", "bending": None, "movement": None, "motion": None,
@@ -178,7 +180,8 @@ LABEL_NAMES = {
 # Things a person could handle or use; a claim of one needs a caption that names it (or the label's table).
 OBJECTS = (r"balls?|chairs?|seats?|stools?|benches|bench|boxes|box|bags?|cups?|glass(?:es)?|bottles?|doors?|tables?|"
            r"desks?|ropes?|weights?|dumbbells?|barbells?|bats?|rackets?|sticks?|phones?|books?|toys?|swords?|"
-           r"shields?|umbrellas?|hats?|towels?|drums?|guitars?|objects?|items?|sofas?|couch|beds?|walls?|steps? stool")
+           r"shields?|umbrellas?|hats?|towels?|drums?|guitars?|objects?|items?|sofas?|couch|beds?|walls?|steps? stool|"
+           r"targets?|arrows?|flags?|roads?|streets?|stairs|hills?|cars?|dogs?|partners?|friends?|opponents?|music|songs?")
 OBJECT = re.compile(rf"\b(?:an?|the|their|his|her|some)\s+(?:[a-z-]+\s+)?({OBJECTS})\b")
 LABEL_OBJECTS = {"pick_up": {"object", "item"}}  # named by every pick-up, whichever caption is shown
 
