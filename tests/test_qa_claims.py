@@ -305,3 +305,13 @@ def test_a_distance_called_a_speed_is_false():
     jog = facts("jog", direction="forward", distance_m=1.8, path_length_m=1.8)
     assert reason("The person runs ahead, stopping at the 1.8 m forward speed.", jog, "travel", "turn") == (
         "number: says 1.8 m, facts say 1.8 m is no speed")
+
+
+def test_an_activity_as_its_own_object_and_gait_counts_are_unsupported():
+    assert reason("The person is trying to punch a punch.", facts("punch"), "activity") == (
+        "object: says punch a punch, unsupported (a punch is the activity, not a thing)")
+    walk = facts("walk", repetitions=2, repetitions_source="estimated")
+    assert reason("The person walks 2 times.", walk, "activity", "repetitions") == (
+        "count: says 2 times, unsupported (the 2 estimated repetitions are strides, not walks)")
+    march = facts("march_in_place", repetitions=10, repetitions_source="declared")
+    assert reason("The person marches 10 times.", march, "activity", "repetitions") is None

@@ -270,13 +270,16 @@ def extract_claims(text: str, source: str = "answer", trends: bool = True) -> li
     for m in lx.OBJECT.finditer(text):
         noun = m.group(1)
         add("object", m, name=re.sub(r"(?<=[^s])s$|es$", "", noun) if noun not in ("glass", "bus") else noun)
+    for m in lx.SELF_OBJECT.finditer(text):
+        add("object", m, what="self", name=m.group(2))
     for name, pattern in lx.POSTURE_PATTERNS.items():
         for m in pattern.finditer(text):
             add("posture", m, name=name)
     for count, start, end in counts_in(text):
-        jumps = lx.JUMP_COUNT.search(text[max(0, start - 30): start]) or lx.JUMP_COUNT.search(text[start:end])
-        claims.append(Claim("count", text[start:end], start, what="flights" if jumps else "", value=float(count),
-                            source=source))
+        before = text[max(0, start - 30): start]
+        jumps = lx.JUMP_COUNT.search(before) or lx.JUMP_COUNT.search(text[start:end])
+        what = "flights" if jumps else "gait" if lx.GAIT_COUNT.search(before) else ""
+        claims.append(Claim("count", text[start:end], start, what=what, value=float(count), source=source))
         used.append((start, end))
 
     # sides of the body and sensor sites
@@ -373,6 +376,8 @@ class _Verifier:
         return (TRUE, support) if support else (UNSUPPORTED, "neither label nor caption names it")
 
     def object(self, c: Claim) -> tuple[str, str]:
+        if c.what == "self":
+            return UNSUPPORTED, f"a {c.name} is the activity, not a thing"
         if c.name in lx.LABEL_OBJECTS.get(self.label or "", set()):
             return TRUE, f"activity: {self.label.replace('_', ' ')}"
         noun = re.compile(rf"\b{re.escape(c.name)}(?:e?s)?\b")
@@ -394,6 +399,8 @@ class _Verifier:
         reps = self.motion.get("repetitions")
         if reps is None:
             return UNSUPPORTED, "no repetition count"
+        if c.what == "gait" and self.motion.get("repetitions_source") == "estimated":
+            return UNSUPPORTED, f"the {reps} estimated repetitions are strides, not walks"
         return (TRUE if c.value == reps else FALSE), f"{reps}"
 
     def laterality(self, c: Claim) -> tuple[str, str]:

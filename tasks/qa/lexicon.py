@@ -163,8 +163,7 @@ DOING = re.compile(r"\b(?:(?:is|are|was|were)\s+(?:doing|performing)\s+(?:an?\s+
                    r"|(?:does|performs)\s+(?:an?|some)\s+)((?:[\w-]+\s+){0,2}[\w-]+)")
 BARE_ACTIVITIES = {"sit": "sit", "sits": "sit", "stand": "stand_up", "stand-up": "stand_up", "side-step": "side_step",
                    "side-steps": "side_step", "sidestep": "side_step", "step": "walk", "steps": "walk",
-                   "jumping": "jump", "hopping": "jump", "bending": None, "movement": None, "motion": None,
-                   "exercise": None, "activity": None, "gesture": None, "action": None}
+                   "jumping": "jump", "hopping": "jump"}
 ACTIVITY_PATTERNS_MAIN = {**ACTIVITY_PATTERNS, "side_step": re.compile(r"\bside[- ]?steps?\b")}
 # Per label, the activities that name it (what the person "is doing"); the mentions above are wider
 # (a stand-up mentions sitting, but is no sit).
@@ -184,6 +183,10 @@ OBJECTS = (r"balls?|chairs?|seats?|stools?|benches|bench|boxes|box|bags?|cups?|g
            r"targets?|arrows?|flags?|roads?|streets?|stairs|hills?|cars?|dogs?|partners?|friends?|opponents?|music|songs?")
 OBJECT = re.compile(rf"\b(?:an?|the|their|his|her|some)\s+(?:[a-z-]+\s+)?({OBJECTS})\b")
 LABEL_OBJECTS = {"pick_up": {"object", "item"}}  # named by every pick-up, whichever caption is shown
+# an activity made its own object ("bow a bow", "punch a punch"): nothing is bowed or punched
+SELF_OBJECT = re.compile(r"\b(bow|punch|kick|wave|clap|jump|squat|stretch|box)(?:s|es|ing)?\s+an?\s+(\1)\b")
+# gait verbs: their counts read an estimated repetition fact (strides of one leg) as whole walks
+GAIT_COUNT = re.compile(r"\b(?:walk|run|jog)\w*\s+(?:[\w-]+\s+){0,3}?$")
 
 # Postures a claim may state ("while standing", "from sitting"); activities that pass through one more.
 POSTURES = {"standing": r"standing(?! up)|upright", "sitting": r"sitting(?! down)|seated",
@@ -206,8 +209,7 @@ VERB_SHAPES = {"up": {"rises", "peaks", "oscillates"}, "down": {"falls", "dips",
                "oscillates": {"oscillates"}}
 # "then" and its kin join two statements in time order
 THEN = re.compile(r",?\s*\b(?:and then|then|after that|afterwards|before finally|finally|later)\b,?\s*|;\s*")
-# a number measuring time since the start ("at 1.2 s", "until 6.0 s"), as opposed to a duration ("for 6 s")
-TIME_BEFORE = re.compile(r"\b(?:at|until|till|by|after|before|from|to|and|around|about|near|between|of)\s+$")
+# a number of seconds read as a duration ("for 6 s"), not a time since the start ("at 1.2 s")
 DURATION_BEFORE = re.compile(r"\b(?:for|lasts?|lasting|over|within|takes?|taking|spanning|spans?|duration(?: of)?|"
                              r"in)\s+(?:about\s+|around\s+|roughly\s+|approximately\s+|nearly\s+|almost\s+|just\s+"
                              r"(?:over|under)\s+|some\s+)?$")
