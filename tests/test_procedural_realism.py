@@ -17,7 +17,7 @@ from tasks.motion.procedural.body import Body
 from tasks.motion.procedural.captions import _pace
 from tasks.motion.procedural.locomotion import step_rate
 from tasks.motion.procedural.scene import Scene
-from tasks.qa.checks import check_activity, check_direction
+from tasks.qa.claims import check
 from tasks.qa.facts import fact_lines
 from tasks.qa.kinematics import motion_facts, vertical_facts
 
@@ -185,10 +185,14 @@ def test_the_fact_sheet_and_checks_read_the_new_routes():
     path, end = f"{motion['path_length_m']:.1f}", f"{motion['distance_m']:.1f}"
     assert lines["travel"] == f"away and back ({path} m along the path), ending {end} m from the start"
     assert lines["turn"] == f"360° to the {item.facts['turn']}"
-    radar = {"movement": "recedes then approaches"}
-    assert check_direction("the person walks forward, turns around and walks back", motion, radar) is None
-    assert check_activity("the person turns around and walks back", "walk_away_and_back") is None
-    assert check_activity("the person jumps to the side", "walk_across").startswith("activity: says jump")
+    pair = {"label": item.label, "captions": item.captions, "motion": motion, "imu": {},
+            "radar": {"movement": "recedes then approaches"}}
+    q = "What does the person do?"
+    assert check(q, "The person walks forward, turns around and walks back.", pair).reason is None
+    assert check(q, "The person walks away from the radar and then toward it.", pair).reason is None
+    assert "backward" in check(q, "The person walks backward.", pair).reason
+    across = {**pair, "label": "walk_across", "captions": ["A person walks across the room."]}
+    assert "jump" in check(q, "The person is doing a jump.", across).reason
 
 
 # ---------------------------------------------------------------- repeated hops

@@ -69,6 +69,7 @@ def test_the_page_is_offline_and_holds_every_drawn_pair(tmp_path, facts):
     assert parser.radios == set(template["grades"])  # one right/wrong choice per drawn pair
     # seeded: the same draw from the rows in another order; another seed draws others
     assert "hand used" in text and "rejected: count: says 5, facts say 3" in text  # the facts and reasons shown
+    assert re.search(r"class='v-(true|false|unsupported)'>[a-z]+</td><td>answer: wave", text)  # the checker's verdicts
     again = write_qa(tmp_path / "shuffled", facts)
     pd.read_parquet(again / "qa.parquet").iloc[::-1].to_parquet(again / "qa.parquet")
     _, other = write_audit(again, tmp_path / "out/again.html", n=5, seed=1)

@@ -118,7 +118,7 @@ def test_every_reply_is_checked_and_accounted_for(data, tmp_path):
     assert grounded["repetitions"] == "3" and list(grounded) == ["activity", "caption", "repetitions"]
 
     rejects = pd.read_parquet(tmp_path / "qa/rejects.parquet").set_index(["motion_id", "category"])["reason"]
-    assert rejects["proc_wave_001", "sequence_and_counts"] == "count: says 3, facts say 2"
+    assert rejects["proc_wave_001", "sequence_and_counts"] == "count: says three times, facts say 2"
     assert rejects["proc_wave_000", "body_part_laterality"] == "laterality: says right hand, facts say left hand"
     assert rejects["proc_wave_000", "intention"].startswith("duplicate: cosine 1.00 with the sequence_and_counts")
     assert rejects["proc_wave_000", "direction_trajectory"].startswith("direction: says toward the radar")

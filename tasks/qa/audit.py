@@ -14,7 +14,6 @@ import hashlib
 import html
 import json
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +22,12 @@ import pandas as pd
 
 from tasks.common.io import write_atomic, write_json
 from tasks.common.stage import StageError
-from tasks.qa.facts import LINES, fact_lines
+from tasks.qa.claims import claim_verdicts
+from tasks.qa.facts import LINES, fact_lines, fact_sheet
 from tasks.qa.prompts import salvage
 
 GRADES = ("right", "wrong")
 SCHEMA = "mmflywheel-qa-audit/1"
-# (question, answer, facts) -> claim verdicts as dicts: claim, verdict (true | false | unsupported), fact
-Explain = Callable[[str, str, dict[str, Any]], list[dict[str, str]]]
 
 
 def pair_key(motion_id: str, category: str, question: str, answer: str) -> str:
@@ -86,12 +84,11 @@ def sample(qa_dir: str | Path, n: int = 50, seed: int = 0) -> dict[str, pd.DataF
     return {"accepted": draw(_with_keys(accepted), n, seed), "rejected": draw(_with_keys(_rejected(qa_dir)), n, seed)}
 
 
-def write_audit(qa_dir: str | Path, out: str | Path, n: int = 50, seed: int = 0,
-                explain: Explain | None = None) -> tuple[Path, Path]:
+def write_audit(qa_dir: str | Path, out: str | Path, n: int = 50, seed: int = 0) -> tuple[Path, Path]:
     """Write the audit page ``out`` and its grades template ``<out stem>.grades.json``; return both paths."""
     out = Path(out)
     drawn = sample(qa_dir, n, seed)
-    items = {group: [_item(r, explain) for r in rows.itertuples()] for group, rows in drawn.items()}
+    items = {group: [_item(r) for r in rows.itertuples()] for group, rows in drawn.items()}
     template = {"schema": SCHEMA, "qa_dir": str(qa_dir), "n": n, "seed": seed,
                 "grades": {it["key"]: None for group in items.values() for it in group},
                 "groups": {group: [it["key"] for it in group_items] for group, group_items in items.items()}}
@@ -102,8 +99,11 @@ def write_audit(qa_dir: str | Path, out: str | Path, n: int = 50, seed: int = 0,
     return out, grades_path
 
 
-def _item(row: Any, explain: Explain | None) -> dict[str, Any]:
-    verdicts = explain(row.question, row.answer, row.structured) if explain is not None else []
+def _item(row: Any) -> dict[str, Any]:
+    """One pair for the page, with the claim verdicts of the qa stage's checker (the sheet it was shown)."""
+    verdicts = [{"claim": f"{v['source']}: {v['said']} ({v['kind']}: {v['what']})", "verdict": v["verdict"],
+                 "fact": v["fact"]}
+                for v in claim_verdicts(row.question, row.answer, row.structured, fact_sheet(row.lines))]
     return {"key": row.key, "motion_id": row.motion_id, "category": row.category, "question": row.question,
             "answer": row.answer, "reason": row.reason, "lines": row.lines, "verdicts": verdicts}
 

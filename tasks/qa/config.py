@@ -25,6 +25,7 @@ class QAConfig(Section):
     max_tokens: int = Field(80, ge=8)  # per reply; overrides llm.max_tokens for this stage
     temperature: float = Field(0.0, ge=0)
     max_attempts: int = Field(1, ge=1)  # replies per item before an unparsable one is rejected
+    repair_attempts: int = Field(0, ge=0, le=1)  # 1: re-ask a reply with a failed claim once, told the claim and fact
     max_error_rate: float = Field(0.0, ge=0, le=1)  # LLM errors over requests above this fail the stage
     splits: list[str] = ["train", "val", "test"]
     limit: int | None = Field(None, ge=1)  # only the first N motions (by id): quick looks

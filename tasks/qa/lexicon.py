@@ -27,6 +27,8 @@ COUNT = re.compile(rf"\b{_NUM}\s+(?:(?!(?:{ARM_PARTS}|{LEG_PARTS})\b)[\w-]+\s+)?
 # "once" is a count after a verb ("kicks once") but a conjunction at a clause start ("once it stops")
 ADVERB_COUNT = re.compile(r"\b(once|twice|thrice)\b")
 CLAUSE_WORDS = {"and", "then", "but", "after", "so", "until", "when"}
+# a count of jumps ("jumps four times", "3 hops") counts flights (both feet off the ground), not repetitions
+JUMP_COUNT = re.compile(r"\b(?:jump|hop|leap)\w*\s+(?:\w+\s+)?$|\b(?:jumps|hops|leaps)\b")
 
 # "left hand", "right-hand", "left-handed": a side named with a body part (so "left the room" is no side)
 SIDED_PART = re.compile(rf"\b(left|right)[\s-]+({ARM_PARTS}|{LEG_PARTS}|handed|footed|legged)\b")
@@ -128,3 +130,102 @@ UNIT_GROUPS = {name.replace("/", "_").replace("²", "2"): name for name in UNITS
 NUMBER = re.compile(r"(?<![\w.])[-+]?(\d+(?:\.(\d+))?)(?!\w)(?:\s*(?:"
                     + "|".join(f"(?P<{group}>{UNITS[name]})" for group, name in UNIT_GROUPS.items()) + "))?")
 
+
+# ---- The claim reader's vocabulary (tasks/qa/claims.py) ----
+
+# What a motion's "direction" fact says about travel relative to the body: the ways it supports, and the
+# ways it contradicts (besides every way, for in place). A new direction value is one row here; a value
+# without a row makes every travel claim unsupported, never a guess.
+TRAVEL_WAYS: dict[str, dict[str, set[str]]] = {
+    "forward": {"true": {"forward"}, "false": {"backward", "in place"}},
+    "backward": {"true": {"backward"}, "false": {"forward", "in place"}},
+    "left": {"true": {"left"}, "false": {"right", "in place"}},
+    "right": {"true": {"right"}, "false": {"left", "in place"}},
+    "in place": {"true": {"in place"}, "false": {"forward", "backward", "left", "right"}},
+    "away and back": {"true": {"forward"}, "false": {"backward", "left", "right", "in place"}},
+}
+# What the radar range's movement says about "toward" / "away from" the radar, the same way.
+RADAR_WAYS: dict[str, dict[str, set[str]]] = {
+    "approaching": {"true": {"toward"}, "false": {"away", "same"}},
+    "receding": {"true": {"away"}, "false": {"toward", "same"}},
+    "approaches then recedes": {"true": {"toward", "away"}, "false": {"same"}},
+    "recedes then approaches": {"true": {"toward", "away"}, "false": {"same"}},
+    "no net movement": {"true": {"same"}, "false": {"toward", "away"}},
+}
+TOWARD_RADAR_MORE = re.compile(r"\b(?:range|distance)(?: to the (?:radar|person|sensor))? (?:falls|decreases|drops|"
+                               r"shrinks|gets smaller)")
+AWAY_RADAR_MORE = re.compile(r"\b(?:range|distance)(?: to the (?:radar|person|sensor))? (?:rises|increases|grows|"
+                             r"gets larger)")
+# a side of the radar ("to the radar's left", "the left of the radar"): only the radar-angle line decides it
+RADAR_SIDE = re.compile(r"\b(?:radar|sensor)(?:'s|’s)\s+(left|right)\b|\b(left|right)\s+(?:side\s+)?of\s+the\s+"
+                        r"(?:radar|sensor)\b")
+
+# The activity an answer says the person is doing ("is doing a sit", "performs squats"): the phrase after
+# the verb, read by ACTIVITY_PATTERNS or, for bare nouns the patterns leave out, by this table.
+DOING = re.compile(r"\b(?:(?:is|are|was|were)\s+(?:doing|performing)\s+(?:an?\s+|the\s+|some\s+|their\s+)?"
+                   r"|(?:does|performs)\s+(?:an?|some)\s+)((?:[\w-]+\s+){0,2}[\w-]+)")
+BARE_ACTIVITIES = {"sit": "sit", "sits": "sit", "stand": "stand_up", "stand-up": "stand_up", "side-step": "side_step",
+                   "side-steps": "side_step", "sidestep": "side_step", "step": "walk", "steps": "walk",
+                   "jumping": "jump", "hopping": "jump"}
+ACTIVITY_PATTERNS_MAIN = {**ACTIVITY_PATTERNS, "side_step": re.compile(r"\bside[- ]?steps?\b")}
+# Per label, the activities that name it (what the person "is doing"); the mentions above are wider
+# (a stand-up mentions sitting, but is no sit).
+LABEL_NAMES = {
+    "walk": {"walk"}, "jog": {"run"}, "walk_backward": {"walk"}, "side_step": {"side_step", "walk"},
+    "turn_in_place": {"turn"}, "march_in_place": {"march", "walk"}, "walk_circle": {"walk", "turn"},
+    "walk_away_and_back": {"walk", "turn"}, "walk_across": {"walk"},
+    "jump_in_place": {"jump"}, "jump_forward": {"jump"}, "jumping_jacks": {"jumping_jacks", "jump"},
+    "squat": {"squat"}, "sit_down": {"sit"}, "stand_up": {"stand_up"}, "pick_up": {"pick_up", "bow"},
+    "bow": {"bow"}, "kick": {"kick"}, "wave": {"wave"}, "clap": {"clap"}, "punch": {"punch", "box"},
+    "raise_arms": {"raise_arms", "stretch"}, "stretch": {"stretch", "raise_arms"}, "boxing": {"box", "punch"},
+}
+
+# Things a person could handle or use; a claim of one needs a caption that names it (or the label's table).
+OBJECTS = (r"balls?|chairs?|seats?|stools?|benches|bench|boxes|box|bags?|cups?|glass(?:es)?|bottles?|doors?|tables?|"
+           r"desks?|ropes?|weights?|dumbbells?|barbells?|bats?|rackets?|sticks?|phones?|books?|toys?|swords?|"
+           r"shields?|umbrellas?|hats?|towels?|drums?|guitars?|objects?|items?|sofas?|couch|beds?|walls?|steps? stool|"
+           r"targets?|arrows?|flags?|roads?|streets?|stairs|hills?|cars?|dogs?|partners?|friends?|opponents?|music|songs?")
+OBJECT = re.compile(rf"\b(?:an?|the|their|his|her|some)\s+(?:[a-z-]+\s+)?({OBJECTS})\b")
+LABEL_OBJECTS = {"pick_up": {"object", "item"}}  # named by every pick-up, whichever caption is shown
+# an activity made its own object ("bow a bow", "punch a punch"): nothing is bowed or punched
+SELF_OBJECT = re.compile(r"\b(bow|punch|kick|wave|clap|jump|squat|stretch|box)(?:s|es|ing)?\s+an?\s+(\1)\b")
+# gait verbs: their counts read an estimated repetition fact (strides of one leg) as whole walks
+GAIT_COUNT = re.compile(r"\b(?:walk|run|jog)\w*\s+(?:[\w-]+\s+){0,3}?$")
+
+# Postures a claim may state ("while standing", "from sitting"); activities that pass through one more.
+POSTURES = {"standing": r"standing(?! up)|upright", "sitting": r"sitting(?! down)|seated",
+            "crouching": r"crouch(?:ing|ed)|squatting position", "lying": r"lying"}
+POSTURE_PATTERNS = {name: re.compile(rf"\b(?:{regex})\b") for name, regex in POSTURES.items()}
+LABEL_POSTURES = {"squat": {"crouching"}, "pick_up": {"crouching"}, "sit_down": {"sitting"}, "stand_up": {"sitting"}}
+
+# Trend statements: a verb of change and the shapes on the fact sheet (tasks/qa/trends.py) it can describe.
+TREND_VERBS = {
+    "up": r"ris\w*|increas\w*|climb\w*|goes up|jumps? up|grows?|ramps? up|builds? up",
+    "down": r"fall\w*|fell|drop\w*|decreas\w*|declin\w*|goes down|lower\w*|sinks?|dips?|dipping|dipped",
+    "peak": r"peak\w*|spik\w*|maxim\w*|reach\w*|tops? out|highest",
+    "steady": r"stay\w*|remain\w*|steady|constant|stable|holds?|level\w*|hover\w*|near|around|settl\w*|returns?|back",
+    "oscillates": r"oscillat\w*|fluctuat\w*|swing\w*|alternat\w*|vari\w*|between",
+}
+TREND_VERB = {kind: re.compile(rf"\b(?:{regex})\b") for kind, regex in TREND_VERBS.items()}
+# which sheet shapes (trends.py) a verb fits; the value a verb names must be one of those segments' values
+VERB_SHAPES = {"up": {"rises", "peaks", "oscillates"}, "down": {"falls", "dips", "oscillates"},
+               "peak": {"peaks", "rises", "oscillates"}, "steady": {"steady"},
+               "oscillates": {"oscillates"}}
+# "then" and its kin join two statements in time order
+THEN = re.compile(r",?\s*\b(?:and then|then|after that|afterwards|before finally|finally|later)\b,?\s*|;\s*")
+# a number of seconds read as a duration ("for 6 s"), not a time since the start ("at 1.2 s")
+DURATION_BEFORE = re.compile(r"\b(?:for|lasts?|lasting|over|within|takes?|taking|spanning|spans?|duration(?: of)?|"
+                             r"in)\s+(?:about\s+|around\s+|roughly\s+|approximately\s+|nearly\s+|almost\s+|just\s+"
+                             r"(?:over|under)\s+|some\s+)?$")
+# "stays in place" and "at the same distance from the radar": claims of no travel (way "in place" / "same")
+IN_PLACE = re.compile(r"\b(?:stays?|staying|remains?|remaining|stands?|standing|is|stays? put)\s+(?:\w+\s+)?"
+                      r"(?:in place|on the spot)|\bwithout (?:moving|travel\w*)\b|\bdoes not (?:move|travel)\b")
+SAME_DISTANCE = re.compile(r"\b(?:at|keeps?|keeping|stays? at|remains? at) (?:about |roughly )?the same distance\b")
+# The measure a word before a number names, and the unit that measure takes ("head acceleration up to
+# 1.9 rad/s" puts a rotation's number on an acceleration)
+MEASURE_UNITS = [
+    (re.compile(r"\b(?:rotation\w*|rotat\w+|angular(?: velocity| speed| rate)?|gyro\w*|spin\w*|turn\w* rate)\b"),
+     "rad/s"),
+    (re.compile(r"\baccelerat\w*\b"), "m/s²"),
+    (re.compile(r"\b(?:speed|velocity|pace)\b"), "m/s"),
+]

@@ -12,13 +12,19 @@ def reason_kind(reason: str) -> str:
 
 
 def summarise(categories: list[str], attempts: list[int], pairs: list[dict[str, Any]], rejects: list[dict[str, Any]],
-              salvaged: int, motions: int, seconds: float, about: dict[str, Any]) -> dict[str, Any]:
+              salvaged: int, motions: int, seconds: float, about: dict[str, Any],
+              repair: dict[str, float] | None = None) -> dict[str, Any]:
     """Counts per category (``categories``: one per request) and per reject reason, the rejection rate,
     throughput, and ``about`` (source, prompt version, token usage).
 
     The rejection rate counts model-quality rejects over requests that got a reply: an LLM/infrastructure
-    error is reported apart and never counted as the model's fault.
+    error is reported apart and never counted as the model's fault.  A reject whose re-ask was accepted
+    (``repair``: asked, accepted, seconds) is no reject: its pair is among ``pairs``; ``repair`` reports
+    what the re-asks cost and which first reasons they salvaged.
     """
+    repair = repair or {"asked": 0, "accepted": 0, "seconds": 0.0}
+    repaired = [r for r in rejects if r.get("repair") == "accepted"]
+    rejects = [r for r in rejects if r.get("repair") != "accepted"]
     kinds = Counter(reason_kind(r["reason"]) for r in rejects if r["category"])
     errors = kinds.get("llm error", 0)
     answered = len(categories) - errors
@@ -46,6 +52,11 @@ def summarise(categories: list[str], attempts: list[int], pairs: list[dict[str, 
         "rejects_by_reason": dict(sorted(kinds.items())),
         "per_category": per_category,
         "salvaged_replies": salvaged,
+        "repair": {"asked": int(repair["asked"]), "accepted": int(repair["accepted"]),
+                   "seconds": round(repair["seconds"], 2),
+                   "accepted_by_first_reason": dict(sorted(Counter(reason_kind(r["reason"])
+                                                                   for r in repaired).items())),
+                   "usage": about.get("usage", {}).get("stages", {}).get("qa_repair")},
         "mean_attempts": round(sum(attempts) / max(len(attempts), 1), 3),
         "seconds": round(seconds, 2),
         "motions_per_s": rate(motions),
@@ -90,5 +101,6 @@ def write_sample(pairs: list[dict[str, Any]], rejects: list[dict[str, Any]], fac
         for kind, r in sorted(first_of_kind.items()):
             where = f"{r['motion_id']}/{r['category']}" if r["category"] else r["motion_id"]
             lines.append(f"- **{kind}** — {where}: {_one_line(r['reason'])}"
-                         + (f"\n  - reply: `{_one_line(r['raw'], 240).replace('`', chr(39))}`" if r["raw"] else ""))
+                         + (f"\n  - reply: `{_one_line(r['raw'], 240).replace('`', chr(39))}`" if r["raw"] else "")
+                         + (f"\n  - re-asked: {_one_line(r['repair'])}" if r.get("repair") else ""))
     return "\n".join(lines) + "\n"

@@ -2,13 +2,17 @@
 
 Per motion: facts computed from its joints, manifest facts and simulated signals (tasks/qa/facts.py);
 a few question categories drawn by weight; per category one LLM request that sees only that category's
-fact lines and writes {"question", "answer"}; replies that do not parse, fail the form checks or contradict
-a fact are rejected with the reason (tasks/qa/checks.py); near-duplicate questions of a motion are dropped.
+fact lines and writes {"question", "answer"}; replies that do not parse, fail the form checks, or make a
+claim the facts contradict or do not support are rejected with the claim and the fact (tasks/qa/checks.py,
+tasks/qa/claims.py); with ``qa.repair_attempts`` a rejected reply is asked once more, told that claim and
+fact (its own cache key: the prompt differs); near-duplicate questions of a motion are dropped.
 
 Output (`data/qa/`, written atomically):
   qa.parquet       accepted pairs: motion_id, split, category, question, answer, source, prompt_version, facts
                    (JSON of the fact lines the pair was grounded on)
-  rejects.parquet  motion_id, category, reason, raw (the reply, or nothing for an LLM/infrastructure error)
+  rejects.parquet  motion_id, category, reason, raw (the reply, or nothing for an LLM/infrastructure error),
+                   repair (the re-ask's outcome: "" not asked, "accepted" (the pair is in qa.parquet),
+                   "rejected: <reason>" or "llm error: ..."); reason and raw are the first reply's
   facts.parquet    motion_id, split, label (null where the source has none), facts (JSON of all structured
                    facts): what the checks used
   sample.md        a few pairs per category and one reject per reason, for people to read
@@ -32,7 +36,7 @@ import json
 import sys
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +56,8 @@ from tasks.common.stage import StageError, run_stage
 from tasks.llm import ChatRequest, LLMClient, LLMConfig, StructuredResult, make_client
 from tasks.llm.config import Prices
 from tasks.llm.usage import UsageMeter
-from tasks.qa.checks import CheckConfig, check_pair
+from tasks.qa.checks import CheckConfig, check_qa
+from tasks.qa.claims import Check
 from tasks.qa.config import QAConfig, sample_categories
 from tasks.qa.dedup import duplicates, embed, load_embedder
 from tasks.qa.facts import fact_lines, fact_sheet, ground_facts
@@ -60,6 +65,14 @@ from tasks.qa.prompts import Prompts, QAPair, salvage
 from tasks.qa.report import summarise, write_sample
 
 LLM_ERROR = "llm error: "  # the reason prefix of an LLM/infrastructure failure
+# The user turn of a re-ask (qa.repair_attempts): the failed claim and its fact.  Part of the request, so
+# of its cache key: new wording is asked afresh.
+REPAIR_NOTE = {
+    "false": 'Your answer says "{said}", but the facts say: {fact}. Write the question and answer again, '
+             'true to the facts. Reply with only the JSON.',
+    "unsupported": 'Your answer says "{said}", which the facts do not say. Write the question and answer again '
+                   'using only the facts. Reply with only the JSON.',
+}
 
 
 @dataclass
@@ -78,9 +91,12 @@ class Outcome:
     pairs: list[dict[str, Any]] = field(default_factory=list)
     rejects: list[dict[str, Any]] = field(default_factory=list)
     salvaged: int = 0  # replies whose JSON was broken but whose question and answer were intact
+    repair: dict[str, float] = field(default_factory=lambda: {"asked": 0, "accepted": 0, "seconds": 0.0})
 
-    def reject(self, motion_id: str, category: str, reason: str, raw: str = "") -> None:
-        self.rejects.append({"motion_id": motion_id, "category": category, "reason": reason, "raw": raw})
+    def reject(self, motion_id: str, category: str, reason: str, raw: str = "") -> dict[str, Any]:
+        row = {"motion_id": motion_id, "category": category, "reason": reason, "raw": raw, "repair": ""}
+        self.rejects.append(row)
+        return row
 
 
 def motion_rows(motion_dir: Path, cfg: QAConfig) -> list[dict[str, Any]]:
@@ -143,30 +159,73 @@ def build_items(rows: list[dict[str, Any]], facts: dict[str, dict[str, Any]], pr
     return items
 
 
+def judge_reply(item: Item, result: StructuredResult, facts: dict[str, Any], prompts: Prompts, cfg: QAConfig
+                ) -> tuple[QAPair | None, str | None, Check | None]:
+    """(pair, reason, check) of one reply: the pair when it passes, else why not (and the claim check, when
+    the reply had a pair whose claims were read)."""
+    if result.error is not None:
+        return None, LLM_ERROR + " ".join(result.error.split()), None
+    value = result.value if result.ok else salvage(result.raw)
+    if value is None:
+        return None, f"unparsable: {result.reason}", None
+    pair = QAPair(question=value.question.strip(), answer=value.answer.strip())
+    checked = check_qa(pair.question, pair.answer, facts, prompts.example(item.category),
+                       CheckConfig(cfg.min_question_words, cfg.min_answer_words), fact_sheet(item.lines), cfg.sheet)
+    return (pair, None, checked) if checked.reason is None else (None, checked.reason, checked)
+
+
+def accept(item: Item, pair: QAPair, source: str, prompts: Prompts, outcome: Outcome) -> None:
+    outcome.pairs.append({
+        "motion_id": item.motion_id, "split": item.split, "category": item.category,
+        "question": pair.question, "answer": pair.answer, "source": source, "prompt_version": prompts.version,
+        "facts": json.dumps(item.lines, ensure_ascii=False),
+    })
+
+
 def judge(items: list[Item], results: list[StructuredResult], facts: dict[str, dict[str, Any]], prompts: Prompts,
-          cfg: QAConfig, source: str, outcome: Outcome) -> None:
-    """Sort every reply into an accepted pair or a reject with its reason."""
-    check_cfg = CheckConfig(cfg.min_question_words, cfg.min_answer_words)
+          cfg: QAConfig, source: str, outcome: Outcome) -> list[tuple[Item, StructuredResult, dict[str, Any], Check]]:
+    """Sort every reply into an accepted pair or a reject with its reason; return the rejects a re-ask may
+    repair (a parsed pair with a failed claim: form failures and broken replies are not worth one)."""
+    repairable = []
     for item, result in zip(items, results):
-        if result.error is not None:
-            outcome.reject(item.motion_id, item.category, LLM_ERROR + " ".join(result.error.split()))
+        outcome.salvaged += result.error is None and not result.ok and salvage(result.raw) is not None
+        pair, reason, checked = judge_reply(item, result, facts[item.motion_id], prompts, cfg)
+        if pair is not None:
+            accept(item, pair, source, prompts, outcome)
             continue
-        value = result.value if result.ok else salvage(result.raw)
-        if value is None:
-            outcome.reject(item.motion_id, item.category, f"unparsable: {result.reason}", result.raw)
-            continue
-        outcome.salvaged += not result.ok
-        question, answer = value.question.strip(), value.answer.strip()
-        reason = check_pair(question, answer, facts[item.motion_id], prompts.example(item.category), check_cfg,
-                            shown=fact_sheet(item.lines))
-        if reason:
-            outcome.reject(item.motion_id, item.category, reason, result.raw)
-            continue
-        outcome.pairs.append({
-            "motion_id": item.motion_id, "split": item.split, "category": item.category,
-            "question": question, "answer": answer, "source": source, "prompt_version": prompts.version,
-            "facts": json.dumps(item.lines, ensure_ascii=False),
-        })
+        row = outcome.reject(item.motion_id, item.category, reason, result.raw)
+        if checked is not None and checked.form is None:
+            repairable.append((item, result, row, checked))
+    return repairable
+
+
+def repair_request(item: Item, result: StructuredResult, checked: Check) -> ChatRequest:
+    """The first request, the rejected reply, and a user turn naming its first failed claim and the fact."""
+    failed = sorted(checked.failed, key=lambda v: v.verdict != "false")[0]
+    note = REPAIR_NOTE[failed.verdict].format(said=failed.claim.said, fact=failed.fact)
+    return replace(item.request, key=f"{item.request.key}/repair",
+                   messages=[*item.request.messages, {"role": "assistant", "content": result.raw},
+                             {"role": "user", "content": note}])
+
+
+def repair(client: LLMClient, repairable: list[tuple[Item, StructuredResult, dict[str, Any], Check]],
+           facts: dict[str, dict[str, Any]], prompts: Prompts, cfg: QAConfig, source: str, outcome: Outcome) -> None:
+    """Ask each repairable reject once more; an accepted answer becomes a pair, its reject row says so."""
+    if not repairable:
+        return
+    started = time.perf_counter()
+    requests = [repair_request(item, result, checked) for item, result, _, checked in repairable]
+    results = client.generate_structured(requests, QAPair, 1, stage="qa_repair",
+                                         usable=lambda raw: salvage(raw) is not None)
+    for (item, _, row, _), result in zip(repairable, results):
+        pair, reason, _ = judge_reply(item, result, facts[item.motion_id], prompts, cfg)
+        if pair is not None:
+            accept(item, pair, source, prompts, outcome)
+        row["repair"] = "accepted" if pair is not None else reason if reason.startswith(LLM_ERROR) else (
+            f"rejected: {reason}")
+    outcome.repair["asked"] += len(repairable)
+    outcome.repair["accepted"] += sum(row["repair"] == "accepted" for _, _, row, _ in repairable)
+    outcome.repair["seconds"] += time.perf_counter() - started
 
 
 def drop_duplicates(outcome: Outcome, threshold: float) -> None:
@@ -199,7 +258,7 @@ def _strings(*names: str) -> list[tuple[str, pa.DataType]]:
 # Explicit schemas: the files are the same byte for byte however the rows were split into shards.
 QA_SCHEMA = pa.schema(_strings("motion_id", "split", "category", "question", "answer", "source", "prompt_version",
                                "facts"))
-REJECT_SCHEMA = pa.schema(_strings("motion_id", "category", "reason", "raw"))
+REJECT_SCHEMA = pa.schema(_strings("motion_id", "category", "reason", "raw", "repair"))
 FACTS_SCHEMA = pa.schema(_strings("motion_id", "split", "label", "facts"))
 ASKED_SCHEMA = pa.schema([*_strings("motion_id", "category"), ("attempts", pa.int64())])
 QA_COLUMNS = QA_SCHEMA.names
@@ -250,7 +309,9 @@ def ask(client: LLMClient, chunks: list[list[dict[str, Any]]], args: argparse.Na
                 # a broken reply whose pair salvage() recovers is an answer: cached, not asked again
                 results = client.generate_structured([it.request for it in items], QAPair, cfg.max_attempts,
                                                      stage="qa", usable=lambda raw: salvage(raw) is not None)
-                judge(items, results, chunk_facts, prompts, cfg, source, outcome)
+                repairable = judge(items, results, chunk_facts, prompts, cfg, source, outcome)
+                if cfg.repair_attempts:
+                    repair(client, repairable, chunk_facts, prompts, cfg, source, outcome)
                 asked += [{"motion_id": it.motion_id, "category": it.category, "attempts": r.attempts}
                           for it, r in zip(items, results)]
             facts.update(chunk_facts)
@@ -262,7 +323,7 @@ def ask(client: LLMClient, chunks: list[list[dict[str, Any]]], args: argparse.Na
     return Part(
         {"qa": outcome.pairs, "rejects": outcome.rejects, "facts": fact_rows, "asked": asked},
         {"source": source, "prompt_version": prompts.version, "salvaged": outcome.salvaged,
-         "usage": client.usage.report(), "seconds": time.perf_counter() - started},
+         "usage": client.usage.report(), "seconds": time.perf_counter() - started, "repair": outcome.repair},
     )
 
 
@@ -292,9 +353,10 @@ def combine(parts: list[Part]) -> Part:
                        else None)
     for a in about:
         meter.add_report(a["usage"])
+    repaired = {k: sum(a["repair"][k] for a in about) for k in about[0]["repair"]}
     return Part(tables, {"source": about[0]["source"], "prompt_version": about[0]["prompt_version"],
                          "salvaged": sum(a["salvaged"] for a in about), "usage": meter.report(),
-                         "seconds": sum(a["seconds"] for a in about)})
+                         "seconds": sum(a["seconds"] for a in about), "repair": repaired})
 
 
 def finish(part: Part, out: Path, metrics: Path, cfg: QAConfig) -> dict[str, Any]:
@@ -313,7 +375,7 @@ def finish(part: Part, out: Path, metrics: Path, cfg: QAConfig) -> dict[str, Any
     about = part.about
     summary = summarise([a["category"] for a in asked], [a["attempts"] for a in asked], part.tables["qa"], rejects,
                         about["salvaged"], len(part.tables["facts"]), about["seconds"],
-                        {k: about[k] for k in ("source", "prompt_version", "usage")})
+                        {k: about[k] for k in ("source", "prompt_version", "usage")}, about["repair"])
     labels = {row["motion_id"]: {"label": row["label"]} for row in part.tables["facts"]}
     with atomic_dir(out) as tmp:
         for name in ("qa", "rejects", "facts"):
