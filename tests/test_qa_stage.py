@@ -25,7 +25,9 @@ from tasks.common.io import RejectLog
 from tasks.motion.procedural import generate
 from tasks.motion.stage import MANIFEST_SCHEMA, finish_item, write_dataset
 from tasks.qa.prompts import Prompts
-from tasks.qa.stage import QA_COLUMNS
+from tasks.common.config import validate_section
+from tasks.qa.config import QAConfig
+from tasks.qa.stage import QA_COLUMNS, motion_rows
 from tasks.qa.stage import main as qa_main
 from tasks.simulate.stage import main as simulate_main
 
@@ -311,3 +313,19 @@ def test_a_cache_that_cannot_be_written_costs_a_warning_not_the_run(data, tmp_pa
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert warnings == [f"{tmp_path}/blocked/llm.sqlite: cannot open the LLM response cache "
                         f"({tmp_path}/blocked: File exists); going on without it"]
+
+
+def test_limit_draws_a_seeded_subset_that_does_not_depend_on_the_other_motions(tmp_path):
+    labels = ["walk", "wave", "squat", "kick"]
+    ids = [f"proc_{label}_{k:03d}" for label in labels for k in range(10)]
+
+    def rows(folder, keep):
+        folder.mkdir()
+        pd.DataFrame({"id": keep, "split": "train"}).to_parquet(folder / "manifest.parquet")
+        return motion_rows(folder, validate_section(QAConfig, {"categories": {"activity": 1.0}, "limit": 8}, "qa"))
+
+    drawn = [r["id"] for r in rows(tmp_path / "all", ids)]
+    assert len(drawn) == 8 and drawn == sorted(drawn)
+    assert len({i.split("_")[1] for i in drawn}) >= 3  # the first 8 by id would all be kicks
+    fewer = [i for i in ids if i not in drawn[:1]]  # drop one drawn motion: the other seven stay drawn
+    assert set(drawn[1:]) <= {r["id"] for r in rows(tmp_path / "fewer", fewer)}

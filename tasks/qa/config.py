@@ -28,7 +28,7 @@ class QAConfig(Section):
     repair_attempts: int = Field(0, ge=0, le=1)  # 1: re-ask a reply with a failed claim once, told the claim and fact
     max_error_rate: float = Field(0.0, ge=0, le=1)  # LLM errors over requests above this fail the stage
     splits: list[str] = ["train", "val", "test"]
-    limit: int | None = Field(None, ge=1)  # only the first N motions (by id): quick looks
+    limit: int | None = Field(None, ge=1)  # ask about N motions, a seeded draw (pretrain uses every motion)
     min_question_words: int = Field(4, ge=1)
     min_answer_words: int = Field(2, ge=1)
     dedup_threshold: float = Field(0.92, gt=0, le=1)  # cosine similarity of questions of one motion

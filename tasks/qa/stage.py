@@ -103,7 +103,12 @@ def motion_rows(motion_dir: Path, cfg: QAConfig) -> list[dict[str, Any]]:
     manifest = load_manifest(motion_dir)
     manifest = manifest[manifest["split"].isin(cfg.splits)].sort_values("id", kind="stable")
     rows = manifest.to_dict("records")
-    return rows[: cfg.limit] if cfg.limit else rows
+    if cfg.limit is None or cfg.limit >= len(rows):
+        return rows
+    # a seeded draw by each id's own hash: representative of the data set, and a motion's membership does
+    # not depend on the order of the others (the rows stay sorted by id)
+    drawn = set(sorted((item_seed(cfg.seed, "qa subset", r["id"]), r["id"]) for r in rows)[: cfg.limit])
+    return [r for r in rows if (item_seed(cfg.seed, "qa subset", r["id"]), r["id"]) in drawn]
 
 
 def chunk_rows(rows: list[dict[str, Any]], llm: LLMConfig) -> list[list[dict[str, Any]]]:
