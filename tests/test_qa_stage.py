@@ -21,12 +21,12 @@ import yaml
 from fault_server import FaultServer
 
 import tasks.qa.stage
+from tasks.common.config import validate_section
 from tasks.common.io import RejectLog
 from tasks.motion.procedural import generate
 from tasks.motion.stage import MANIFEST_SCHEMA, finish_item, write_dataset
-from tasks.qa.prompts import Prompts
-from tasks.common.config import validate_section
 from tasks.qa.config import QAConfig
+from tasks.qa.prompts import Prompts
 from tasks.qa.stage import QA_COLUMNS, motion_rows
 from tasks.qa.stage import main as qa_main
 from tasks.simulate.stage import main as simulate_main
