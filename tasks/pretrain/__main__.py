@@ -1,0 +1,5 @@
+import sys
+
+from tasks.pretrain.stage import main
+
+sys.exit(main())

@@ -1,0 +1,128 @@
+"""`python -m tasks.pretrain`: align a signal encoder with text on every simulated motion; measure it on test.
+
+Reads ``params.yaml`` (section ``pretrain``), ``data/signals`` and the captions of ``data/motion``.  Writes:
+  models/encoder/                  model.safetensors + encoder.json (tasks/pretrain/export.py: load_encoder)
+  metrics/pretrain.json            the whole test split: retrieval both ways, zero-shot activity, a linear
+                                   probe, each modality alone, each with a bootstrap 95 % CI, next to the
+                                   same numbers with signals shuffled across motions (the control) and chance
+  metrics/pretrain/                training curves (dvclive: plots/metrics/train/*.tsv, val/*.tsv)
+  metrics/pretrain_confusion.csv   zero-shot activity predictions (actual, predicted) for `dvc plots`
+  metrics/pretrain_confusion.png   the same, normalised per true class
+
+Under ``torchrun --nproc_per_node N -m tasks.pretrain`` every process trains its share of each batch and
+process 0 evaluates and writes.  Checkpoints go to ``pretrain.checkpoint_dir`` (data/cache/pretrain): a
+killed run, rerun, continues where the last checkpoint left it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as torch_dist
+
+from tasks.common.config import load_section
+from tasks.common.io import write_atomic, write_json
+from tasks.common.stage import run_stage
+from tasks.pretrain.config import PretrainConfig
+from tasks.pretrain.data import Dataset, Motion, eval_batches, load_dataset
+from tasks.pretrain.export import save_encoder
+from tasks.pretrain.metrics import class_embeddings, confusion_rows, evaluate_embeddings, plot_confusion
+from tasks.pretrain.model import ContrastiveModel
+from tasks.pretrain.train import text_features, train
+
+
+@torch.no_grad()
+def encode(model: ContrastiveModel, motions: list[Motion], data: Dataset, batch_size: int) -> dict[str, np.ndarray]:
+    """Per motion the fused embedding ("fused") and each modality's own ("range_time", ..., "imu")."""
+    model.eval()
+    parts: dict[str, list[np.ndarray]] = {}
+    for batch in eval_batches(motions, data.shapes, batch_size):
+        out = model.signal(batch)
+        for name, emb in {"fused": out["embedding"], **out["pooled"]}.items():
+            parts.setdefault(name, []).append(emb.float().numpy())
+    return {name: np.concatenate(p) for name, p in parts.items()}
+
+
+def classes_of(data: Dataset) -> list[str]:
+    return sorted({m.label for m in data.motions if m.label is not None})
+
+
+def evaluate(model: ContrastiveModel, data: Dataset, cfg: PretrainConfig) -> tuple[dict[str, Any], list[dict]]:
+    """The test split's metrics (with CIs and the shuffled control) and the zero-shot confusion rows."""
+    test, train_set = data.split("test"), data.split("train")
+    if not test:
+        raise ValueError("pretrain: the data set has no test split to evaluate on")
+    bs = cfg.eval.batch_size
+    texts = sorted({c for m in test for c in m.captions})
+    owner = np.array([[t in m.captions for t in texts] for m in test])
+    classes = classes_of(data)
+    labelled = [i for i, m in enumerate(test) if m.label is not None]
+
+    def encode_texts(strings: list[str]) -> np.ndarray:
+        return text_features(model, strings, bs).float().numpy()
+
+    signal, probe_train = encode(model, test, data, bs), encode(model, train_set, data, bs)
+    metrics = evaluate_embeddings(
+        signal=signal, text=encode_texts(texts), positives=owner,
+        class_emb=class_embeddings(encode_texts, classes, cfg.eval.templates) if classes else None,
+        labels=np.array([classes.index(test[i].label) for i in labelled]) if classes else None,
+        labelled=np.array(labelled, int),
+        probe_train=probe_train,
+        probe_labels=np.array([classes.index(m.label) if m.label is not None else -1 for m in train_set]),
+        class_names=classes, n_boot=cfg.eval.bootstrap, seed=cfg.seed)
+    rows = confusion_rows(metrics.pop("_labels", []), metrics.pop("_predictions", []), classes)
+    return metrics, rows
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = load_section(PretrainConfig, args.params, "pretrain")
+    start = time.perf_counter()
+    data = load_dataset(args.signals, args.motion, cfg.data)
+    counts = {s: len(data.split(s)) for s in ("train", "val", "test")}
+    print(f"pretrain: {len(data.motions)} motions {counts}, left out {data.skipped or 'none'}; shapes {data.shapes}")
+    model = train(cfg, data, Path(cfg.checkpoint_dir), args.live)
+    trained = time.perf_counter() - start
+    if torch_dist.is_initialized():
+        rank = torch_dist.get_rank()
+        torch_dist.destroy_process_group()
+        if rank != 0:
+            return 0
+    metrics, rows = evaluate(model, data, cfg)
+    metrics = {"motions": counts, "left_out": data.skipped, "train_seconds": round(trained, 1),
+               "seconds": round(time.perf_counter() - start, 1), **metrics}
+    norm = json.loads((Path(args.signals) / "norm_stats.json").read_text())
+    save_encoder(model, args.out, cfg.model, cfg.data, data.shapes, data.sites, norm)
+    confusion = Path(args.metrics).with_name("pretrain_confusion.csv")
+    write_atomic(confusion, "actual,predicted\n" + "".join(f"{r['actual']},{r['predicted']}\n" for r in rows))
+    if rows:
+        plot_confusion(rows, classes_of(data), confusion.with_suffix(".png"))
+    write_json(args.metrics, metrics)
+    print(f"pretrain: {args.metrics}: " + summary(metrics))
+    return 0
+
+
+def summary(metrics: dict[str, Any]) -> str:
+    """One line of the headline numbers."""
+    bits = []
+    for key in ("retrieval/text_to_signal/r1", "retrieval/signal_to_text/r1", "zero_shot/top1", "probe/accuracy"):
+        value = metrics.get(key)
+        if isinstance(value, dict):
+            bits.append(f"{key} {value['value']:.3f} [{value['ci95'][0]:.3f}, {value['ci95'][1]:.3f}]")
+    return "; ".join(bits) or "no headline numbers"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tasks.pretrain", description=__doc__.splitlines()[0])
+    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
+    ap.add_argument("--signals", type=Path, default=Path("data/signals"))
+    ap.add_argument("--motion", type=Path, default=Path("data/motion"))
+    ap.add_argument("--out", type=Path, default=Path("models/encoder"))
+    ap.add_argument("--metrics", type=Path, default=Path("metrics/pretrain.json"))
+    ap.add_argument("--live", type=Path, default=Path("metrics/pretrain"), help="dvclive folder of the curves")
+    args = ap.parse_args(argv)
+    return run_stage("pretrain", lambda: run(args))

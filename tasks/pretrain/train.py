@@ -1,0 +1,235 @@
+"""Contrastive pretraining of the signal encoder against text: one process, one GPU or several (torchrun).
+
+Every step takes the global batch of ``batch_size`` motions (tasks/pretrain/data.py: a function of the
+seed and the step alone); under ``torchrun`` each process encodes every ``world``-th motion of it, the
+features of all processes are gathered (this process's own with their gradient) and each computes the loss
+of the whole batch, scaled by ``world`` because DDP averages gradients: the same loss and the same update
+as one process with the whole batch.  AdamW (weight decay on matrices only), linear warm-up then cosine
+decay, gradient clipping.
+
+A checkpoint (model, optimizer, scheduler, step, RNG state and the curves so far) is written atomically
+every ``checkpoint_every`` steps to ``checkpoint_dir``; a rerun with the same params and data continues from
+it (after ``kill -9`` too) and ends with the weights of an uninterrupted run.  A checkpoint of other params
+or data is set aside, not used.  The curves (loss, learning rate, temperature, validation retrieval) go to
+``dvclive`` in ``live_dir`` (replayed from the checkpoint on a resume, so they have no gaps or repeats).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as torch_dist
+from dvclive import Live
+from tqdm import tqdm
+
+from tasks.common.io import atomic_file
+from tasks.pretrain.config import PretrainConfig
+from tasks.pretrain.data import Dataset, Motion, eval_batches, steps_per_epoch, train_batch
+from tasks.pretrain.loss import make_loss
+from tasks.pretrain.metrics import retrieval
+from tasks.pretrain.model import ContrastiveModel, build_model, param_groups
+
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass(frozen=True)
+class Dist:
+    """This process's place among the torchrun processes (rank 0 of 1 without torchrun)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup(device_name: str) -> tuple[Dist, torch.device]:
+    """Join the torchrun process group when there is one (gloo on CPU, nccl on CUDA); pick the device."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    dist = Dist(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
+    cuda = device_name.startswith("cuda") or (device_name == "auto" and torch.cuda.is_available())
+    if device_name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"pretrain.train.device: {device_name}, but torch sees no CUDA device")
+    device = torch.device(device_name if device_name.startswith("cuda:") else
+                          f"cuda:{dist.local_rank}" if cuda else "cpu")
+    if world > 1 and not torch_dist.is_initialized():
+        torch_dist.init_process_group("nccl" if cuda else "gloo")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return dist, device
+
+
+def gather(local: torch.Tensor, dist: Dist) -> torch.Tensor:
+    """The whole batch's rows from every process's share (rows rank, rank + world, ...), this process's own
+    rows keeping their gradient."""
+    if dist.world == 1:
+        return local
+    parts = [torch.empty_like(local) for _ in range(dist.world)]
+    torch_dist.all_gather(parts, local.detach().contiguous())
+    parts[dist.rank] = local
+    # row k of process r is row r + world * k of the batch
+    return torch.stack(parts, dim=1).reshape(-1, *local.shape[1:])
+
+
+def lr_factor(step: int, warmup: int, total: int) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine decay to zero at ``total``."""
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+
+
+def fingerprint(cfg: PretrainConfig, data: Dataset) -> str:
+    """What a checkpoint must match to be continued: the params that change training and the data set."""
+    blob = {"cfg": cfg.model_dump(exclude={"checkpoint_dir": True, "eval": True,
+                                           "train": {"device", "checkpoint_every", "torch_threads"}}),
+            "motions": [(m.id, m.split, m.captions, float(m.views["range_time"].sum())) for m in data.motions]}
+    return hashlib.blake2b(json.dumps(blob, sort_keys=True, default=str).encode(), digest_size=12).hexdigest()
+
+
+def text_features(model: ContrastiveModel, texts: list[str], batch_size: int) -> torch.Tensor:
+    """L2-normalised text embeddings [N, E] of ``texts`` (no grad, eval mode)."""
+    with torch.no_grad():
+        return model.text.project(model.text.pooled_features(texts, batch_size))
+
+
+@torch.no_grad()
+def embed(model: ContrastiveModel, motions: list[Motion], data: Dataset, batch_size: int,
+          device: torch.device) -> np.ndarray:
+    """L2-normalised signal embeddings [N, E] of ``motions`` (centred windows)."""
+    model.eval()
+    out = [model.encode_signal({k: v.to(device) for k, v in b.items()}).float().cpu()
+           for b in eval_batches(motions, data.shapes, batch_size)]
+    return torch.cat(out).numpy()
+
+
+def validate(model: ContrastiveModel, motions: list[Motion], data: Dataset, batch_size: int,
+             device: torch.device) -> dict[str, float]:
+    """Retrieval on the whole validation split: mean Recall@1 and MRR of both directions."""
+    signal = embed(model, motions, data, batch_size, device)
+    texts = sorted({c for m in motions for c in m.captions})
+    owner = np.array([[t in m.captions for t in texts] for m in motions])
+    r = retrieval(signal, text_features(model, texts, batch_size).float().cpu().numpy(), owner)
+    model.train()
+    return {"val/r1": 0.5 * (r["signal_to_text"]["r1"] + r["text_to_signal"]["r1"]),
+            "val/mrr": 0.5 * (r["signal_to_text"]["mrr"] + r["text_to_signal"]["mrr"])}
+
+
+def _save(path: Path, state: dict[str, Any]) -> None:
+    with atomic_file(path) as fh:
+        torch.save(state, fh)
+
+
+def _load(path: Path, key: str) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # a torn or foreign file: start afresh, keep it for a look
+        print(f"pretrain: {path}: unreadable checkpoint ({type(exc).__name__}), starting afresh")
+        path.replace(path.with_suffix(".unreadable"))
+        return None
+    if state.get("fingerprint") != key:
+        print(f"pretrain: {path}: a checkpoint of other params or data, set aside as {path.name}.old")
+        path.replace(path.with_name(path.name + ".old"))
+        return None
+    return state
+
+
+def train(cfg: PretrainConfig, data: Dataset, checkpoint_dir: Path, live_dir: Path | None = None) -> ContrastiveModel:
+    """Train (or continue training) the encoder; return the model of the last step on the CPU."""
+    dist, device = setup(cfg.train.device)
+    if cfg.train.torch_threads:
+        torch.set_num_threads(cfg.train.torch_threads)
+    if cfg.train.batch_size % dist.world:
+        raise ValueError(f"pretrain.train.batch_size {cfg.train.batch_size} is not a multiple of the "
+                         f"{dist.world} processes")
+    torch.manual_seed(cfg.seed)
+    train_set, val_set = data.split("train"), data.split("val")
+    per_epoch = steps_per_epoch(len(train_set), cfg.train.batch_size)
+    total = per_epoch * cfg.train.epochs
+    model = build_model(cfg.model, data.shapes).to(device)
+    step_fn: torch.nn.Module = model
+    if dist.world > 1:  # the whole step goes through the wrapper's forward, so every gradient is synchronised
+        step_fn = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    optimizer = torch.optim.AdamW(param_groups(model, cfg.train.weight_decay), lr=cfg.train.lr)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_factor(s, cfg.train.warmup_steps, total))
+    loss_fn = make_loss(cfg.model.loss)
+    # a text transformer that does not train gives every caption the same features each step: compute them once
+    cached = not model.text.trains_transformer
+    if cached:
+        captions = sorted({c for m in train_set for c in m.captions})
+        bank = dict(zip(captions, model.text.pooled_features(captions, cfg.eval.batch_size)))
+
+    key = fingerprint(cfg, data)
+    checkpoint = Path(checkpoint_dir) / CHECKPOINT
+    state = _load(checkpoint, key)
+    step, history = 0, []
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        step, history = state["step"], state["history"]
+        if dist.main:
+            print(f"pretrain: continuing from step {step} of {total} ({checkpoint})")
+    live = Live(str(live_dir), save_dvc_exp=False, dvcyaml=None) if live_dir is not None and dist.main else None
+    for row in history:  # the curves up to the checkpoint, so a resumed run's curves are whole
+        _log(live, row)
+
+    def save() -> None:
+        if dist.main:
+            _save(checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                               "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "step": step,
+                               "history": history, "fingerprint": key})
+
+    model.train()
+    bar = tqdm(total=total, initial=step, desc="pretrain", unit="step", disable=not dist.main)
+    while step < total:
+        batch, texts, pos, mine = train_batch(train_set, data.shapes, step, cfg.train.batch_size, cfg.seed,
+                                              cfg.augment if cfg.augment.enabled else None, dist.rank, dist.world)
+        batch = {k: v.to(device) for k, v in batch.items()}
+        mine_texts = [texts[i] for i in mine]
+        out = step_fn(batch, torch.stack([bank[t] for t in mine_texts]) if cached else mine_texts)
+        scale = out["logit_scale"]
+        loss = loss_fn(gather(out["signal_features"], dist), gather(out["text_features"], dist), scale,
+                       out["logit_bias"], pos.to(device))
+        optimizer.zero_grad(set_to_none=True)
+        (loss * dist.world).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        step += 1
+        row = {"step": step, "train/loss": loss.item(), "train/lr": scheduler.get_last_lr()[0],
+               "train/temperature": 1.0 / scale.item()}
+        if dist.main and (step % cfg.train.eval_every == 0 or step == total) and val_set:
+            row.update(validate(model, val_set, data, cfg.eval.batch_size, device))
+        history.append(row)
+        _log(live, row)
+        bar.update()
+        bar.set_postfix(loss=f"{row['train/loss']:.3f}")
+        if step % cfg.train.checkpoint_every == 0 or step == total:
+            save()
+    bar.close()
+    if live is not None:
+        live.end()
+    return model.cpu().eval()
+
+
+def _log(live: Live | None, row: dict[str, float]) -> None:
+    if live is None:
+        return
+    live.step = int(row["step"])
+    for name, value in row.items():
+        if name != "step":
+            live.log_metric(name, value)
