@@ -20,9 +20,10 @@ from safetensors.torch import load_file
 from test_qa_stage import simulated
 
 from tasks.common.config import load_section
+from tasks.common.stage import StageError
 from tasks.motion.procedural import generate
 from tasks.motion.stage import finish_item
-from tasks.pretrain.config import PretrainConfig
+from tasks.pretrain.config import DataConfig, PretrainConfig
 from tasks.pretrain.data import load_dataset
 from tasks.pretrain.export import load_encoder
 from tasks.pretrain.metrics import retrieval
@@ -53,8 +54,9 @@ def data(tmp_path_factory) -> Path:
     return simulated(tmp_path_factory.mktemp("pretrain_data"), items)
 
 
-def params(work: Path, **train) -> Path:
-    section = {"seed": 0, "checkpoint_dir": str(work / "ckpt"), "data": {"window_s": 3.0, "max_points": 16},
+def params(work: Path, hard: dict | None = None, **train) -> Path:
+    section = {"seed": 0, "checkpoint_dir": str(work / "ckpt"),
+               "data": {"window_s": 3.0, "max_points": 16, "hard": hard or {}},
                "train": {"device": "cpu", "batch_size": 4, "epochs": 6, "lr": 3e-3, "warmup_steps": 2,
                          "checkpoint_every": 3, "eval_every": 3, "torch_threads": 1, **train},
                "eval": {"bootstrap": 100, "batch_size": 8}}
@@ -65,8 +67,8 @@ def params(work: Path, **train) -> Path:
 
 def args(data: Path, work: Path) -> list[str]:
     return ["--params", str(work / "params.yaml"), "--signals", str(data / "signals"), "--motion",
-            str(data / "motion"), "--out", str(work / "encoder"), "--metrics", str(work / "metrics/pretrain.json"),
-            "--live", str(work / "metrics/pretrain")]
+            str(data / "motion"), "--out", str(work / "encoder"), "--embeddings", str(work / "embeddings"),
+            "--metrics", str(work / "metrics/pretrain.json"), "--live", str(work / "metrics/pretrain")]
 
 
 def child_env() -> dict[str, str]:
@@ -77,17 +79,18 @@ def test_the_stage_writes_an_encoder_that_reproduces_its_metrics(data, tmp_path)
     params(tmp_path)
     assert pretrain_main(args(data, tmp_path)) == 0
     metrics = json.loads((tmp_path / "metrics/pretrain.json").read_text())
-    assert metrics["motions"] == {"train": 9, "val": 3, "test": 6}
+    assert metrics["motions"] == {"train": 9, "val": 3, "test": 6, "hard": 0}
     for key in ("retrieval/signal_to_text/r1", "retrieval/text_to_signal/mrr", "zero_shot/top1", "probe/accuracy",
                 "control/retrieval/signal_to_text/r1", "chance/zero_shot/top1", "modality/imu/zero_shot/top1"):
-        lo, hi = metrics[key]["ci95"]
-        assert lo <= metrics[key]["value"] <= hi, key
-    assert metrics["chance/zero_shot/top1"]["value"] == pytest.approx(1 / 3, abs=1e-3)
+        lo, hi = metrics[f"test/{key}"]["ci95"]
+        assert lo <= metrics[f"test/{key}"]["value"] <= hi, key
+    assert metrics["test/chance/zero_shot/top1"]["value"] == pytest.approx(1 / 3, abs=1e-3)
+    assert not any(key.startswith("hard/") for key in metrics)  # no held-out conditions given
     loss = pd.read_csv(tmp_path / "metrics/pretrain/plots/metrics/train/loss.tsv", sep="\t")
     assert loss["step"].tolist() == list(range(1, 13))  # 9 train motions, batch 4: 2 steps x 6 epochs
-    confusion = pd.read_csv(tmp_path / "metrics/pretrain_confusion.csv")
+    confusion = pd.read_csv(tmp_path / "metrics/pretrain_confusion_test.csv")
     assert len(confusion) == 6 and set(confusion["actual"]) == set(CLASSES)
-    assert (tmp_path / "metrics/pretrain_confusion.png").stat().st_size > 1000
+    assert (tmp_path / "metrics/pretrain_confusion_test.png").stat().st_size > 1000
 
     # the saved encoder alone (a user's view): the test split's retrieval equals the stage's own number
     model, info = load_encoder(tmp_path / "encoder")
@@ -97,8 +100,36 @@ def test_the_stage_writes_an_encoder_that_reproduces_its_metrics(data, tmp_path)
     assert info["shapes"]["n_frames"] == ds.shapes.n_frames and info["imu_sites"] == ds.sites
     texts = sorted({c for m in test for c in m.captions})
     owner = np.array([[t in m.captions for t in texts] for m in test])
-    r = retrieval(encode(model, test, ds, 8)["fused"], text_features(model, texts, 8).numpy(), owner)
-    assert r["signal_to_text"]["r1"] == pytest.approx(metrics["retrieval/signal_to_text/r1"]["value"], abs=1e-4)
+    signal = encode(model, test, ds, 8)["fused"]
+    r = retrieval(signal, text_features(model, texts, 8).numpy(), owner)
+    assert r["signal_to_text"]["r1"] == pytest.approx(metrics["test/retrieval/signal_to_text/r1"]["value"], abs=1e-4)
+    assert info["classes"] == CLASSES
+
+    # the tune stage's export: every motion in index order, the same embeddings, a token sequence per tower
+    index = pd.read_parquet(tmp_path / "embeddings/index.parquet")
+    exported = load_file(str(tmp_path / "embeddings/signals.safetensors"))
+    assert index["id"].tolist() == [m.id for m in ds.motions] and len(index) == 18
+    rows = np.flatnonzero(index["split"] == "test")
+    assert np.allclose(exported["embedding"][rows].numpy(), signal, atol=1e-5)
+    tokens, mask = exported["tokens/range_time"], exported["token_mask/range_time"]
+    assert tokens.shape == (18, 15, 64) and mask.dtype == torch.bool  # 60 frames / 4 per patch, tiny width
+    assert mask.sum(dim=1).min() >= 1
+
+
+def test_motions_outside_the_training_conditions_are_held_out_as_the_hard_split(data, tmp_path):
+    index = pd.read_parquet(data / "signals/index.parquet")
+    manifest = pd.read_parquet(data / "motion/manifest.parquet").set_index("id")
+    far = index["radar_distance_m"] > index["radar_distance_m"].median()
+    tall = manifest.loc[index["id"], "facts"].map(lambda f: f["body_height_m"]).to_numpy() > 1.9
+    expected = set(index["id"][far.to_numpy() | tall])
+    hard = {"radar_distance_m": [0.0, float(index["radar_distance_m"].median())], "body_height_m": [1.0, 1.9]}
+    cfg = load_section(PretrainConfig, params(tmp_path, hard), "pretrain")
+    ds = load_dataset(data / "signals", data / "motion", cfg.data)
+    assert {m.id for m in ds.split("hard")} == expected and 0 < len(expected) < 18
+    assert not expected & {m.id for s in ("train", "val", "test") for m in ds.split(s)}
+
+    with pytest.raises(StageError, match="pretrain.data.hard.radar_hieght_m: neither a scene column"):
+        load_dataset(data / "signals", data / "motion", DataConfig(hard={"radar_hieght_m": (0, 1)}))
 
 
 def test_a_killed_run_continues_to_the_weights_of_an_uninterrupted_one(data, tmp_path):

@@ -134,6 +134,9 @@ class PretrainModelConfig(Section):
     encoder: EncoderConfig = EncoderConfig()  # the preset's values under the overrides given
     text: TextConfig = TextConfig()
     loss: Literal["clip", "siglip"] = "clip"
+    # each tower's own embedding is contrasted with the text too (this weight x the towers' mean loss, added to
+    # the fused embedding's): so one modality alone (a TI point cloud, one wrist IMU) lies in the text space
+    tower_loss: float = Field(0.5, ge=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -163,6 +166,17 @@ class PretrainModelConfig(Section):
 class DataConfig(Section):
     window_s: float = Field(6.0, gt=0)  # seconds of each motion the encoder sees (cropped / padded)
     max_points: int = Field(32, ge=1)  # the strongest points of each radar frame
+    # the conditions training sees: a motion with any of these values outside its [low, high] (a scene column
+    # of data/signals/index.parquet or a numeric motion fact) is held out of train and val, as the "hard" split
+    hard: dict[str, tuple[float, float]] = Field(default_factory=dict)
+
+    @field_validator("hard")
+    @classmethod
+    def _ranges(cls, hard: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        for name, (lo, hi) in hard.items():
+            if not lo <= hi:
+                raise invalid(f"{name}: [low, high] with low <= high, got [{lo}, {hi}]")
+        return hard
 
 
 class AugmentConfig(Section):

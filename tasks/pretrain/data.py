@@ -118,7 +118,9 @@ def load_dataset(signals_dir: str | Path, motion_dir: str | Path, cfg: DataConfi
         if not path.is_file():
             raise StageError(f"{path}: not found (run the simulate stage first: dvc repro simulate)")
     index = pd.read_parquet(signals_dir / "index.parquet").sort_values("id", kind="stable")
-    captions = load_manifest(motion_dir).set_index("id")["captions"]
+    manifest = load_manifest(motion_dir).set_index("id")
+    captions = manifest["captions"]
+    held_out = hard_motions(index, manifest, cfg.hard)
     stats = json.loads((signals_dir / "norm_stats.json").read_text())
     skipped: Counter[str] = Counter()
     motions, norm, sites = [], None, None
@@ -139,7 +141,8 @@ def load_dataset(signals_dir: str | Path, motion_dir: str | Path, cfg: DataConfi
         n_frames = signals["frame_time_s"].size
         points, counts = _strongest(signals["points"], signals["points_frame"], n_frames, cfg.max_points)
         motions.append(Motion(
-            id=row.id, split=row.split, label=None if pd.isna(row.label) else str(row.label), captions=texts,
+            id=row.id, split="hard" if row.id in held_out else row.split,
+            label=None if pd.isna(row.label) else str(row.label), captions=texts,
             views={v: norm.heatmap(v, signals[v]) for v in VIEWS}, points=points, n_points=counts,
             imu=(signals["imu"] / norm.imu_scale).astype(np.float32),
             frame_rate=_rate(signals["frame_time_s"], "radar frame", name),
@@ -158,6 +161,26 @@ def load_dataset(signals_dir: str | Path, motion_dir: str | Path, cfg: DataConfi
         angle_bins=first.views["azimuth_time"].shape[0], n_frames=round(cfg.window_s * first.frame_rate),
         max_points=cfg.max_points, imu_steps=round(cfg.window_s * first.imu_rate), n_sites=len(sites))
     return Dataset(motions, shapes, sites, dict(skipped))
+
+
+def hard_motions(index: pd.DataFrame, manifest: pd.DataFrame, hard: dict[str, tuple[float, float]]) -> set[str]:
+    """Ids of the motions with any condition outside its training range (DataConfig.hard)."""
+    facts = manifest["facts"].reindex(index["id"]).tolist()
+    held: set[str] = set()
+    for name, (lo, hi) in hard.items():
+        if name in index.columns:
+            values = index[name].to_numpy(np.float64)
+        else:
+            values = np.array([(f or {}).get(name, np.nan) if isinstance(f, dict) else np.nan for f in facts], float)
+            if np.isnan(values).all():
+                numeric = ", ".join(dict.fromkeys(sorted(
+                    k for f in facts if isinstance(f, dict) for k, v in f.items()
+                    if isinstance(v, int | float) and not isinstance(v, bool))))
+                scene = [c for c in index.columns if index[c].dtype.kind == "f"]
+                raise StageError(f"pretrain.data.hard.{name}: neither a scene column of index.parquet "
+                                 f"({', '.join(scene)}) nor a numeric motion fact ({numeric})")
+        held |= set(index["id"][(values < lo) | (values > hi)])  # a motion without the value is not held out
+    return held
 
 
 def _rotations(rng: np.random.Generator, n: int, max_deg: float) -> np.ndarray:

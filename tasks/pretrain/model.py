@@ -122,13 +122,14 @@ class Tower(nn.Module):
         self.norm = nn.LayerNorm(cfg.width)
         self.proj = nn.Linear(cfg.width, cfg.embed_dim)
 
-    def forward(self, batch: Batch) -> torch.Tensor:
+    def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(tokens [B, N, width] after the transformer, which are real [B, N], the pooled projection [B, E])."""
         x, real = self.tokens(batch)
         # a sample without a real token attends to all of them (softmax over nothing is NaN); it pools to zero
         ignore = ~real & real.any(dim=1, keepdim=True)
         x = self.norm(self.blocks(x, src_key_padding_mask=ignore))
         weight = real[..., None].to(x.dtype)
-        return self.proj((x * weight).sum(dim=1) / weight.sum(dim=1).clamp(min=1.0))
+        return x, real, self.proj((x * weight).sum(dim=1) / weight.sum(dim=1).clamp(min=1.0))
 
 
 class Fusion(nn.Module):
@@ -156,7 +157,8 @@ class Fusion(nn.Module):
 
 
 class SignalEncoder(nn.Module):
-    """The batch -> {"embedding": fused [B, E], "pooled": {modality: [B, E]}}, all L2-normalised."""
+    """The batch -> {"embedding": fused [B, E], "pooled": {modality: [B, E]}} (L2-normalised) and each tower's
+    token sequence, {"tokens": {modality: [B, N, width]}, "token_mask": {modality: [B, N]}} (what the LLM sees)."""
 
     def __init__(self, cfg: EncoderConfig, shapes: SignalShapes):
         super().__init__()
@@ -171,9 +173,12 @@ class SignalEncoder(nn.Module):
         self.fusion = Fusion(cfg.fusion, len(cfg.modalities), cfg.embed_dim, cfg.heads)
 
     def forward(self, batch: Batch) -> dict:
-        pooled = {m: F.normalize(self.towers[m](batch), dim=-1) for m in self.modalities}
+        towers = {m: self.towers[m](batch) for m in self.modalities}
+        pooled = {m: F.normalize(out[2], dim=-1) for m, out in towers.items()}
         fused = self.fusion(torch.stack([pooled[m] for m in self.modalities], dim=1))
-        return {"embedding": F.normalize(fused, dim=-1), "pooled": pooled}
+        return {"embedding": F.normalize(fused, dim=-1), "pooled": pooled,
+                "tokens": {m: out[0] for m, out in towers.items()},
+                "token_mask": {m: out[1] for m, out in towers.items()}}
 
 
 def _blocks(backbone: nn.Module) -> nn.ModuleList:
@@ -254,7 +259,11 @@ class ContrastiveModel(nn.Module):
         return self.signal_encoder(batch)["embedding"]
 
     def forward(self, batch: Batch, texts: list[str] | torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"signal_features": self.encode_signal(batch), "text_features": self.text(texts),
+        """Fused and per-tower ("tower_features" [B, M, E], in cfg.modalities' order) signal features, text
+        features, the temperature's inverse and the bias."""
+        signal = self.signal_encoder(batch)
+        return {"signal_features": signal["embedding"], "text_features": self.text(texts),
+                "tower_features": torch.stack([signal["pooled"][m] for m in self.signal_encoder.modalities], dim=1),
                 "logit_scale": self.logit_scale.exp().clamp(max=MAX_LOGIT_SCALE), "logit_bias": self.logit_bias}
 
 

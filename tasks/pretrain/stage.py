@@ -1,13 +1,16 @@
-"""`python -m tasks.pretrain`: align a signal encoder with text on every simulated motion; measure it on test.
+"""`python -m tasks.pretrain`: align a signal encoder with text on the simulated motions; measure it on test.
 
 Reads ``params.yaml`` (section ``pretrain``), ``data/signals`` and the captions of ``data/motion``.  Writes:
   models/encoder/                  model.safetensors + encoder.json (tasks/pretrain/export.py: load_encoder)
-  metrics/pretrain.json            the whole test split: retrieval both ways, zero-shot activity, a linear
-                                   probe, each modality alone, each with a bootstrap 95 % CI, next to the
-                                   same numbers with signals shuffled across motions (the control) and chance
+  data/embeddings/                 every motion's embeddings and token sequences, for the tune stage
+  metrics/pretrain.json            per split, "test/..." (in distribution) and "hard/..." (the motions whose
+                                   conditions lie outside pretrain.data.hard, never trained on): retrieval
+                                   both ways, zero-shot activity, a linear probe, each modality alone, each
+                                   with a bootstrap 95 % CI, next to the same numbers with signals shuffled
+                                   across motions (the control) and chance
   metrics/pretrain/                training curves (dvclive: plots/metrics/train/*.tsv, val/*.tsv)
-  metrics/pretrain_confusion.csv   zero-shot activity predictions (actual, predicted) for `dvc plots`
-  metrics/pretrain_confusion.png   the same, normalised per true class
+  metrics/pretrain_confusion_<split>.csv  zero-shot predictions (actual, predicted) for `dvc plots`
+  metrics/pretrain_confusion_<split>.png  the same, normalised per true class
 
 Under ``torchrun --nproc_per_node N -m tasks.pretrain`` every process trains its share of each batch and
 process 0 evaluates and writes.  Checkpoints go to ``pretrain.checkpoint_dir`` (data/cache/pretrain): a
@@ -30,7 +33,7 @@ from tasks.common.io import write_atomic, write_json
 from tasks.common.stage import run_stage
 from tasks.pretrain.config import PretrainConfig
 from tasks.pretrain.data import Dataset, Motion, eval_batches, load_dataset
-from tasks.pretrain.export import save_encoder
+from tasks.pretrain.export import save_embeddings, save_encoder
 from tasks.pretrain.metrics import class_embeddings, confusion_rows, evaluate_embeddings, plot_confusion
 from tasks.pretrain.model import ContrastiveModel
 from tasks.pretrain.train import text_features, train
@@ -48,15 +51,17 @@ def encode(model: ContrastiveModel, motions: list[Motion], data: Dataset, batch_
     return {name: np.concatenate(p) for name, p in parts.items()}
 
 
+SPLITS = ("test", "hard")  # evaluated: in-distribution, and the held-out conditions (pretrain.data.hard)
+
+
 def classes_of(data: Dataset) -> list[str]:
     return sorted({m.label for m in data.motions if m.label is not None})
 
 
-def evaluate(model: ContrastiveModel, data: Dataset, cfg: PretrainConfig) -> tuple[dict[str, Any], list[dict]]:
-    """The test split's metrics (with CIs and the shuffled control) and the zero-shot confusion rows."""
-    test, train_set = data.split("test"), data.split("train")
-    if not test:
-        raise ValueError("pretrain: the data set has no test split to evaluate on")
+def evaluate(model: ContrastiveModel, data: Dataset, cfg: PretrainConfig,
+             split: str) -> tuple[dict[str, Any], list[dict]]:
+    """One split's metrics (with CIs and the shuffled control) and its zero-shot confusion rows."""
+    test, train_set = data.split(split), data.split("train")
     bs = cfg.eval.batch_size
     texts = sorted({c for m in test for c in m.captions})
     owner = np.array([[t in m.captions for t in texts] for m in test])
@@ -83,7 +88,9 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_section(PretrainConfig, args.params, "pretrain")
     start = time.perf_counter()
     data = load_dataset(args.signals, args.motion, cfg.data)
-    counts = {s: len(data.split(s)) for s in ("train", "val", "test")}
+    if not data.split("test"):
+        raise ValueError("the data set has no test split to evaluate on")
+    counts = {s: len(data.split(s)) for s in ("train", "val", *SPLITS)}
     print(f"pretrain: {len(data.motions)} motions {counts}, left out {data.skipped or 'none'}; shapes {data.shapes}")
     model = train(cfg, data, Path(cfg.checkpoint_dir), args.live)
     trained = time.perf_counter() - start
@@ -92,15 +99,20 @@ def run(args: argparse.Namespace) -> int:
         torch_dist.destroy_process_group()
         if rank != 0:
             return 0
-    metrics, rows = evaluate(model, data, cfg)
-    metrics = {"motions": counts, "left_out": data.skipped, "train_seconds": round(trained, 1),
-               "seconds": round(time.perf_counter() - start, 1), **metrics}
+    metrics = {"motions": counts, "left_out": data.skipped, "train_seconds": round(trained, 1)}
+    for split in SPLITS:
+        if not data.split(split):
+            continue
+        found, rows = evaluate(model, data, cfg, split)
+        metrics.update({f"{split}/{key}": value for key, value in found.items()})
+        confusion = Path(args.metrics).with_name(f"pretrain_confusion_{split}.csv")
+        write_atomic(confusion, "actual,predicted\n" + "".join(f"{r['actual']},{r['predicted']}\n" for r in rows))
+        if rows:
+            plot_confusion(rows, classes_of(data), confusion.with_suffix(".png"))
     norm = json.loads((Path(args.signals) / "norm_stats.json").read_text())
-    save_encoder(model, args.out, cfg.model, cfg.data, data.shapes, data.sites, norm)
-    confusion = Path(args.metrics).with_name("pretrain_confusion.csv")
-    write_atomic(confusion, "actual,predicted\n" + "".join(f"{r['actual']},{r['predicted']}\n" for r in rows))
-    if rows:
-        plot_confusion(rows, classes_of(data), confusion.with_suffix(".png"))
+    save_encoder(model, args.out, cfg.model, cfg.data, data.shapes, data.sites, classes_of(data), norm)
+    save_embeddings(model, data, args.embeddings, cfg.eval.batch_size)
+    metrics["seconds"] = round(time.perf_counter() - start, 1)
     write_json(args.metrics, metrics)
     print(f"pretrain: {args.metrics}: " + summary(metrics))
     return 0
@@ -109,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
 def summary(metrics: dict[str, Any]) -> str:
     """One line of the headline numbers."""
     bits = []
-    for key in ("retrieval/text_to_signal/r1", "retrieval/signal_to_text/r1", "zero_shot/top1", "probe/accuracy"):
+    for key in (f"{split}/{name}" for split in SPLITS for name in ("retrieval/text_to_signal/r5", "zero_shot/top1")):
         value = metrics.get(key)
         if isinstance(value, dict):
             bits.append(f"{key} {value['value']:.3f} [{value['ci95'][0]:.3f}, {value['ci95'][1]:.3f}]")
@@ -122,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--signals", type=Path, default=Path("data/signals"))
     ap.add_argument("--motion", type=Path, default=Path("data/motion"))
     ap.add_argument("--out", type=Path, default=Path("models/encoder"))
+    ap.add_argument("--embeddings", type=Path, default=Path("data/embeddings"), help="every motion's embeddings")
     ap.add_argument("--metrics", type=Path, default=Path("metrics/pretrain.json"))
     ap.add_argument("--live", type=Path, default=Path("metrics/pretrain"), help="dvclive folder of the curves")
     args = ap.parse_args(argv)

@@ -4,8 +4,9 @@ Every step takes the global batch of ``batch_size`` motions (tasks/pretrain/data
 seed and the step alone); under ``torchrun`` each process encodes every ``world``-th motion of it, the
 features of all processes are gathered (this process's own with their gradient) and each computes the loss
 of the whole batch, scaled by ``world`` because DDP averages gradients: the same loss and the same update
-as one process with the whole batch.  AdamW (weight decay on matrices only), linear warm-up then cosine
-decay, gradient clipping.
+as one process with the whole batch.  The loss is the fused embedding's plus ``model.tower_loss`` times the
+mean of each tower's own (tasks/pretrain/config.py says why).  AdamW (weight decay on matrices only), linear
+warm-up then cosine decay, gradient clipping.
 
 A checkpoint (model, optimizer, scheduler, step, RNG state and the curves so far) is written atomically
 every ``checkpoint_every`` steps to ``checkpoint_dir``; a rerun with the same params and data continues from
@@ -201,16 +202,22 @@ def train(cfg: PretrainConfig, data: Dataset, checkpoint_dir: Path, live_dir: Pa
         batch = {k: v.to(device) for k, v in batch.items()}
         mine_texts = [texts[i] for i in mine]
         out = step_fn(batch, torch.stack([bank[t] for t in mine_texts]) if cached else mine_texts)
-        scale = out["logit_scale"]
-        loss = loss_fn(gather(out["signal_features"], dist), gather(out["text_features"], dist), scale,
-                       out["logit_bias"], pos.to(device))
+        scale, bias, pos = out["logit_scale"], out["logit_bias"], pos.to(device)
+        text = gather(out["text_features"], dist)
+        fused = loss_fn(gather(out["signal_features"], dist), text, scale, bias, pos)
+        loss = fused
+        if cfg.model.tower_loss > 0:
+            towers = gather(out["tower_features"], dist)
+            tower = torch.stack([loss_fn(towers[:, k], text, scale, bias, pos) for k in range(towers.shape[1])])
+            loss = fused + cfg.model.tower_loss * tower.mean()
         optimizer.zero_grad(set_to_none=True)
         (loss * dist.world).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
         optimizer.step()
         scheduler.step()
         step += 1
-        row = {"step": step, "train/loss": loss.item(), "train/lr": scheduler.get_last_lr()[0],
+        row = {"step": step, "train/loss": loss.item(), "train/fused_loss": fused.item(),
+               "train/lr": scheduler.get_last_lr()[0],
                "train/temperature": 1.0 / scale.item()}
         if dist.main and (step % cfg.train.eval_every == 0 or step == total) and val_set:
             row.update(validate(model, val_set, data, cfg.eval.batch_size, device))
