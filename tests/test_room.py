@@ -9,7 +9,7 @@ import torch
 
 from tasks.simulate.radar import RadarConfig, simulate_radar
 from tasks.simulate.radar.antenna_pattern import element_gain, exponents, pattern_beamwidths
-from tasks.simulate.radar.body import ScattererTrack
+from tasks.simulate.radar.body import ScattererTrack, body_track
 from tasks.simulate.radar.config import RadarConfigError
 from tasks.simulate.radar.geometry import antenna_positions, radar_axes, to_world
 from tasks.simulate.radar.propagation import echoes
@@ -143,3 +143,19 @@ def test_the_room_turns_with_the_radar():
     rx = [antenna_positions(c)[1][0] for c in (cfg, turned)]
     local = [(room_scatterers(c)[0] - r * [1, 0, 1]) @ radar_axes(c).T for c, r in zip((cfg, turned), rx)]
     np.testing.assert_allclose(local[1], local[0], atol=1e-9)  # the same box, seen from the radar
+
+
+def test_the_fast_paths_one_room_cube_per_motion_equals_the_room_simulated_in_every_frame():
+    """The fast path adds the static reflectors' cube once per frame instead of tracing them each frame."""
+    cfg = RadarConfig(noise_db=None, room_wall_points=30, room_reflectors=10, leakage_db=-10.0,
+                      static_clutter_removal=False, antenna_pattern="ti_evm", seed=3)
+    joints = walking_skeleton(0.6, fps=20.0)
+    track = body_track(joints, 20.0, cfg)
+    cached = simulate_scatterers(track, 0.55, cfg)
+    traced = simulate_scatterers(with_room(track, cfg), 0.55, cfg.replace(room_wall_points=0, room_reflectors=0,
+                                                                          leakage_db=None))
+    for key in ("range_time", "doppler_time", "azimuth_time"):
+        np.testing.assert_allclose(cached[key], traced[key], rtol=2e-3, atol=1e-6 * traced[key].max())
+    np.testing.assert_allclose(cached["points"], traced["points"], rtol=1e-3, atol=1e-3)
+    body = simulate_scatterers(track, 0.55, cfg.replace(room_wall_points=0, room_reflectors=0, leakage_db=None))
+    assert np.abs(body["range_time"] - cached["range_time"]).max() > 0.1 * cached["range_time"].max()  # a real room

@@ -76,6 +76,13 @@ def envelope_blocks(cfg: RadarConfig) -> int:
 
 def fast_cube(echo: Echoes, cfg: RadarConfig, generator: torch.Generator) -> torch.Tensor:
     """Range cube [B, R, K, loops] complex64 from the echoes of [B] frames (see propagation.py)."""
+    cube = fast_signal(echo, cfg)
+    add_range_noise(cube, cfg, generator)
+    return cube
+
+
+def fast_signal(echo: Echoes, cfg: RadarConfig) -> torch.Tensor:
+    """The noise-free range cube [B, R, K, loops] of ``fast_cube``."""
     b, _, k, m = echo.gain.shape
     s = envelope_blocks(cfg)
 
@@ -83,9 +90,7 @@ def fast_cube(echo: Echoes, cfg: RadarConfig, generator: torch.Generator) -> tor
         return x.unflatten(-1, (s, m // s)).permute(0, 3, 1, 2, 4).flatten(0, 1)
 
     blocks = _one_envelope(Echoes(split(echo.base), split(echo.offset), split(echo.gain)), cfg)
-    cube = blocks.unflatten(0, (b, s)).permute(0, 2, 3, 1, 4).reshape(b, cfg.n_range, k, m)
-    add_range_noise(cube, cfg, generator)
-    return cube
+    return blocks.unflatten(0, (b, s)).permute(0, 2, 3, 1, 4).reshape(b, cfg.n_range, k, m)
 
 
 def _one_envelope(echo: Echoes, cfg: RadarConfig) -> torch.Tensor:

@@ -7,14 +7,14 @@ import torch
 from tasks.simulate.radar.antenna_pattern import exponents, pattern_beamwidths
 from tasks.simulate.radar.body import ScattererTrack, body_track
 from tasks.simulate.radar.config import RadarConfig
-from tasks.simulate.radar.fast import fast_cube
+from tasks.simulate.radar.fast import fast_cube, fast_signal
 from tasks.simulate.radar.geometry import antenna_positions, chirp_offsets, frame_centres, frame_starts, radar_axes
 from tasks.simulate.radar.multipath import with_multipath
 from tasks.simulate.radar.points import detect_points
 from tasks.simulate.radar.processing import azimuth_spectrum, doppler_cube, power_map
 from tasks.simulate.radar.propagation import echoes
 from tasks.simulate.radar.reference import reference_cube
-from tasks.simulate.radar.room import with_room
+from tasks.simulate.radar.room import room_scatterers, with_room
 from tasks.simulate.radar.ti_detect import detect_ti
 
 METHODS = {"reference": reference_cube, "fast": fast_cube}
@@ -45,7 +45,11 @@ def simulate_scatterers(track: ScattererTrack, duration_s: float, cfg: RadarConf
         raise ValueError(f"motion of {duration_s:.3f} s is shorter than one radar frame ({cfg.burst_s:.3f} s)")
     if cfg.multipath:
         track = with_multipath(track, cfg)
-    track = with_room(track, cfg)
+    # the fast path adds the room's static reflectors as one cube for every frame (they give each frame the
+    # same echo); the reference path keeps them in the track, as the ground truth
+    static_room = method == "fast" and cfg.room_on
+    if not static_room:
+        track = with_room(track, cfg)
     hpbw = pattern_beamwidths(cfg.antenna_pattern, cfg.antenna_hpbw_deg)
     pattern = None if hpbw is None else exponents(hpbw)
     device = cfg.torch_device()
@@ -54,6 +58,11 @@ def simulate_scatterers(track: ScattererTrack, duration_s: float, cfg: RadarConf
     amplitude = torch.as_tensor(track.amplitude, dtype=torch.float64, device=device)
     boresight = tuple(radar_axes(cfg)[2])
     offsets = chirp_offsets(cfg)
+    room = None
+    if static_room:
+        fixed, extra = (torch.as_tensor(a, dtype=torch.float64, device=device) for a in room_scatterers(cfg))
+        positions = fixed.expand(1, len(offsets), *fixed.shape)
+        room = fast_signal(echoes(positions, tx, rx, extra, cfg.n_chirps, boresight, pattern), cfg)
     per_frame = len(offsets) * cfg.n_rx * max(len(track.amplitude), cfg.n_range)
     batch = 1 if method == "reference" else max(1, _BATCH_ELEMENTS // per_frame)
 
@@ -64,7 +73,10 @@ def simulate_scatterers(track: ScattererTrack, duration_s: float, cfg: RadarConf
         times = starts[first:first + batch, None] + offsets[None, :]  # [B, C]
         positions = torch.as_tensor(track.positions(times.ravel()), dtype=torch.float64, device=device)
         echo = echoes(positions.reshape(*times.shape, -1, 3), tx, rx, amplitude, cfg.n_chirps, boresight, pattern)
-        y = doppler_cube(METHODS[method](echo, cfg, generator), cfg)
+        cube = METHODS[method](echo, cfg, generator)
+        if room is not None:
+            cube += room
+        y = doppler_cube(cube, cfg)
         power = power_map(y)
         maps.append((power.sum(dim=2), power.sum(dim=1), azimuth_spectrum(y, cfg)))
         if cfg.detection == "ti":
