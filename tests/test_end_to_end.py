@@ -37,8 +37,12 @@ MIX = {  # 2 procedural, 2 HumanML3D clips (each whole, trimmed and mirrored: 8)
     "simulate": {"radar": {"n_chirps": 16}},
     "qa": {"questions_per_motion": 2, "max_tokens": 64},
     "llm": {"batch_size": 8, "max_concurrency": 1, "torch_threads": 1},  # 1: steady on a busy machine
+    # params.yaml's hard ranges are merged with these: only the tallest people are held out here
+    "pretrain": {"data": {"window_s": 3.0, "hard": {"radar_distance_m": [0, 100], "radar_bearing_deg": [-180, 180],
+                                                    "radar_height_m": [0, 10], "body_height_m": [1.0, 1.8]}},
+                 "train": {"batch_size": 2, "epochs": 1}, "eval": {"bootstrap": 100}},
 }
-STAGES = ["motion", "simulate", "llm_model", "qa"]
+STAGES = ["motion", "simulate", "llm_model", "qa", "pretrain"]
 # A file the BVH parser cannot read: rejected, the rest goes on.
 BROKEN_BVH = "HIERARCHY\nROOT Hips\n{\n  OFFSET 0 0 0\n"
 
@@ -125,6 +129,17 @@ def test_every_stage_on_procedural_humanml3d_and_bvh_motions(
     assert qa_metrics["accepted"] == len(pairs) and qa_metrics["accepted"] + len(qa_rejects) == qa_metrics["requests"]
     assert qa_metrics["llm_errors"] == 0
     assert (repo / "data/qa/sample.md").read_text().startswith("# QA sample\n")
+
+    # pretrain: every motion with a caption through the encoder, the caption-less BVH left out and counted
+    embedded = pd.read_parquet(repo / "data/embeddings/index.parquet").set_index("id")
+    assert sorted(embedded.index) == sorted(set(manifest.index) - {"wave"})
+    pretrain_metrics = json.loads((repo / "metrics/pretrain.json").read_text())
+    assert pretrain_metrics["left_out"] == {"no caption": 1}
+    assert sum(pretrain_metrics["motions"].values()) == 11
+    tall = {i for i, f in manifest["facts"].items() if (f.get("body_height_m") or 0) > 1.8} - {"wave"}
+    assert set(embedded.index[embedded["split"] == "hard"]) == tall
+    info = json.loads((repo / "models/encoder/encoder.json").read_text())
+    assert info["classes"] == ["walk", "wave"] and (repo / "models/encoder/model.safetensors").stat().st_size > 0
 
 
 # Six short procedural motions and a small radar: a few seconds per run.
