@@ -46,7 +46,7 @@ class AreaConfig(Section):
 
 
 class ProceduralConfig(Section):
-    motions_per_class: int = Field(6, ge=0)
+    motions_per_class: int = Field(20, ge=0)
     classes: tuple[str, ...] = CLASSES  # "all" in params.yaml
     duration_s: tuple[float, float] = (4.0, 8.0)  # each clip's length is drawn from [min, max]
     body_height_m: tuple[float, float] = (1.55, 1.95)
