@@ -37,6 +37,7 @@ test: setup
 
 bench: setup
 	python benchmarks/bench_radar.py
+	python benchmarks/bench_pretrain.py
 
 clean:
 	rm -rf $(VENV)
