@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tasks.pretrain.config import AugmentConfig, SignalShapes
-from tasks.pretrain.data import Motion, _strongest, positives, train_batch, window
+from tasks.pretrain.data import Motion, positives, strongest_points, train_batch, window
 
 FPS, IMU_HZ, SITES = 20.0, 50.0, 3
 
@@ -41,7 +41,7 @@ NO_AUG = AugmentConfig(shift_frames=0, db_gain=0, db_noise=0, point_dropout=0, p
 
 def test_the_strongest_points_of_each_frame_are_kept():
     pts = np.array([[0, 0, 0, 0, 5], [1, 0, 0, 0, 9], [2, 0, 0, 0, 7], [3, 0, 0, 0, 1]], np.float32)
-    kept, counts = _strongest(pts, np.array([0, 0, 0, 2]), n_frames=3, keep=2)
+    kept, counts = strongest_points(pts, np.array([0, 0, 0, 2]), n_frames=3, keep=2)
     assert counts.tolist() == [2, 0, 1]
     assert kept[0, :, 0].tolist() == [1, 2] and kept[2, 0, 0] == 3 and not kept[1].any()
 

@@ -225,3 +225,6 @@ class PretrainConfig(Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     checkpoint_dir: str = "data/cache/pretrain"  # outside the stage's outputs: survives a failed run
+    # a folder of labelled real recordings (flywheel classify's layout) scored zero-shot after training: for
+    # measuring only; add the folder to the stage's deps in dvc.yaml so a change there reruns the stage
+    real_eval: str | None = None

@@ -97,7 +97,7 @@ def _rate(times: np.ndarray, what: str, name: str) -> float:
     return float(1.0 / step)
 
 
-def _strongest(points: np.ndarray, frames: np.ndarray, n_frames: int, keep: int) -> tuple[np.ndarray, np.ndarray]:
+def strongest_points(points: np.ndarray, frames: np.ndarray, n_frames: int, keep: int) -> tuple[np.ndarray, np.ndarray]:
     """[n_frames, keep, 5] of each frame's strongest points by intensity, and how many each frame has."""
     out = np.zeros((n_frames, keep, points.shape[1]), np.float32)
     counts = np.zeros(n_frames, np.int64)
@@ -139,7 +139,7 @@ def load_dataset(signals_dir: str | Path, motion_dir: str | Path, cfg: DataConfi
         elif signals["imu_sites"].tolist() != sites:
             raise SignalsError(f"{name}: IMU sites {signals['imu_sites'].tolist()} differ from the others' {sites}")
         n_frames = signals["frame_time_s"].size
-        points, counts = _strongest(signals["points"], signals["points_frame"], n_frames, cfg.max_points)
+        points, counts = strongest_points(signals["points"], signals["points_frame"], n_frames, cfg.max_points)
         motions.append(Motion(
             id=row.id, split="hard" if row.id in held_out else row.split,
             label=None if pd.isna(row.label) else str(row.label), captions=texts,

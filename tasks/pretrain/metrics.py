@@ -109,7 +109,7 @@ def _fixed(x: float) -> dict:
     return {"value": round(float(x), 4), "ci95": [round(float(x), 4)] * 2}
 
 
-def _macro_f1(pairs: np.ndarray) -> float:
+def macro_f1_of_pairs(pairs: np.ndarray) -> float:
     """Macro-F1 of (true, predicted) rows over the classes among the true labels of these rows."""
     return float(f1_score(pairs[:, 0], pairs[:, 1], labels=np.unique(pairs[:, 0]), average="macro",
                           zero_division=0))
@@ -168,7 +168,7 @@ def evaluate_embeddings(*, signal: dict[str, np.ndarray], text: np.ndarray, posi
         rank, pred = _zero_shot(fused[labelled], class_emb, labels)
         out["zero_shot/top1"] = _entry(rank <= 1, n_boot, seed)
         out["zero_shot/top5"] = _entry(rank <= 5, n_boot, seed)
-        out["zero_shot/macro_f1"] = _entry(np.stack([labels, pred], 1), n_boot, seed, _macro_f1)
+        out["zero_shot/macro_f1"] = _entry(np.stack([labels, pred], 1), n_boot, seed, macro_f1_of_pairs)
         result = {"_labels": [class_names[i] for i in labels], "_predictions": [class_names[i] for i in pred]}
         out.update(_probe(fused[labelled], labels, probe_train, probe_labels, n_boot, seed))
 
@@ -208,7 +208,7 @@ def _probe(test_x: np.ndarray, test_y: np.ndarray, train: dict[str, np.ndarray],
     model.fit(_normalise(train["fused"])[keep], train_labels[keep])
     pred = model.predict(test_x)
     return {"probe/accuracy": _entry(pred == test_y, n_boot, seed),
-            "probe/macro_f1": _entry(np.stack([test_y, pred], 1), n_boot, seed, _macro_f1)}
+            "probe/macro_f1": _entry(np.stack([test_y, pred], 1), n_boot, seed, macro_f1_of_pairs)}
 
 
 def confusion_rows(labels: list[str], predictions: list[str], classes: list[str]) -> list[dict[str, str]]:

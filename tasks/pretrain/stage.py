@@ -11,6 +11,8 @@ Reads ``params.yaml`` (section ``pretrain``), ``data/signals`` and the captions 
   metrics/pretrain/                training curves (dvclive: plots/metrics/train/*.tsv, val/*.tsv)
   metrics/pretrain_confusion_<split>.csv  zero-shot predictions (actual, predicted) for `dvc plots`
   metrics/pretrain_confusion_<split>.png  the same, normalised per true class
+  metrics/pretrain_real/           with pretrain.real_eval: flywheel classify's report on those recordings
+                                   (the headline numbers also in pretrain.json, "real/...")
 
 Under ``torchrun --nproc_per_node N -m tasks.pretrain`` every process trains its share of each batch and
 process 0 evaluates and writes.  Checkpoints go to ``pretrain.checkpoint_dir`` (data/cache/pretrain): a
@@ -32,6 +34,7 @@ import torch.distributed as torch_dist
 from tasks.common.config import load_section
 from tasks.common.io import write_atomic, write_json
 from tasks.common.stage import run_stage
+from tasks.pretrain.classify import classify
 from tasks.pretrain.config import PretrainConfig
 from tasks.pretrain.data import Dataset, Motion, eval_batches, load_dataset
 from tasks.pretrain.export import save_embeddings, save_encoder
@@ -111,6 +114,12 @@ def run(args: argparse.Namespace) -> int:
     norm = json.loads((Path(args.signals) / "norm_stats.json").read_text())
     save_encoder(model, args.out, cfg.model, cfg.data, data.shapes, data.sites, classes_of(data), norm)
     save_embeddings(model, data, args.embeddings, cfg.eval.batch_size)
+    if cfg.real_eval:  # real recordings, scored by the encoder just saved (flywheel classify)
+        report = classify(cfg.real_eval, args.out, Path(args.metrics).with_name("pretrain_real"),
+                          cfg.eval.batch_size, cfg)
+        metrics.update({f"real/{modality}/{key}": found[key] for modality, found in report["modalities"].items()
+                        for key in ("accuracy", "macro_f1", "recordings")})
+        metrics["real/rejected_files"] = len(report["rejects"])
     metrics["seconds"] = round(time.perf_counter() - start, 1)
     write_json(args.metrics, metrics)
     print(f"pretrain: {args.metrics}: " + summary(metrics))

@@ -58,7 +58,7 @@ def load_real_dir(path: str | Path, classes: Sequence[str] = CLASSES, defaults: 
         raise RealDataError(root, "no such folder of real recordings")
     mapping = read_label_map(root / LABELS_FILE, classes)
     base = {**(defaults or {}), **_read_json(root / SENSOR_FILE, missing_ok=True)}
-    files = sorted(p for p in root.rglob("*") if p.is_file() and not _hidden(p.relative_to(root)))
+    files = sorted(p for p in root.rglob("*") if p.is_file() and not is_hidden(p.relative_to(root)))
     rejects = RejectLog(STAGE)
     recordings: dict[str, Recording] = {}
     for file in files:
@@ -184,7 +184,7 @@ def _format(path: Path) -> str | None:
     return FORMATS.get(path.suffix.lower())
 
 
-def _hidden(rel: Path) -> bool:
+def is_hidden(rel: Path) -> bool:
     return any(part.startswith(".") for part in rel.parts)
 
 
