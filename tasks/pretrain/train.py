@@ -90,7 +90,7 @@ def lr_factor(step: int, warmup: int, total: int) -> float:
 
 def fingerprint(cfg: PretrainConfig, data: Dataset) -> str:
     """What a checkpoint must match to be continued: the params that change training and the data set."""
-    blob = {"cfg": cfg.model_dump(exclude={"checkpoint_dir": True, "eval": True,
+    blob = {"cfg": cfg.model_dump(exclude={"checkpoint_dir": True, "eval": True, "real_eval": True,
                                            "train": {"device", "checkpoint_every", "torch_threads"}}),
             "motions": [(m.id, m.split, m.captions, float(m.views["range_time"].sum())) for m in data.motions]}
     return hashlib.blake2b(json.dumps(blob, sort_keys=True, default=str).encode(), digest_size=12).hexdigest()
