@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 import yaml
 from sklearn.metrics import f1_score
 from test_qa_stage import simulated
@@ -32,14 +31,6 @@ from tasks.real.schema import Recording, SensorMeta
 CLASSES = ["clap", "squat", "walk"]
 SITE = "left_wrist"
 SI = {"acc_units": "m/s2", "gyro_units": "rad/s"}
-
-
-@pytest.fixture(autouse=True)
-def _threads():
-    """The stage sets torch's thread count (train.torch_threads): give the other tests theirs back."""
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

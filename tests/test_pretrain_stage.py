@@ -35,14 +35,6 @@ CLASSES = ["clap", "squat", "walk"]
 SPLITS = ["train", "train", "train", "val", "test", "test"]  # per class: 9 train, 3 val, 6 test motions
 
 
-@pytest.fixture(autouse=True)
-def _threads():
-    """The stage sets torch's thread count (train.torch_threads): give the other tests theirs back."""
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
     items = []
@@ -77,7 +69,9 @@ def child_env() -> dict[str, str]:
 
 def test_the_stage_writes_an_encoder_that_reproduces_its_metrics(data, tmp_path):
     params(tmp_path)
+    threads = torch.get_num_threads()
     assert pretrain_main(args(data, tmp_path)) == 0
+    assert torch.get_num_threads() == threads  # train.torch_threads is 1: the caller's count comes back
     metrics = json.loads((tmp_path / "metrics/pretrain.json").read_text())
     assert metrics["motions"] == {"train": 9, "val": 3, "test": 6, "hard": 0}
     for key in ("retrieval/signal_to_text/r1", "retrieval/text_to_signal/mrr", "zero_shot/top1", "probe/accuracy",

@@ -146,7 +146,16 @@ def _load(path: Path, key: str) -> dict[str, Any] | None:
 
 
 def train(cfg: PretrainConfig, data: Dataset, checkpoint_dir: Path, live_dir: Path | None = None) -> ContrastiveModel:
-    """Train (or continue training) the encoder; return the model of the last step on the CPU."""
+    """Train (or continue training) the encoder; return the model of the last step on the CPU.  Runs on
+    ``train.torch_threads`` threads and gives the caller its thread count back."""
+    threads = torch.get_num_threads()
+    try:
+        return _train(cfg, data, checkpoint_dir, live_dir)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(cfg: PretrainConfig, data: Dataset, checkpoint_dir: Path, live_dir: Path | None) -> ContrastiveModel:
     dist, device = setup(cfg.train.device)
     if cfg.train.torch_threads:
         torch.set_num_threads(cfg.train.torch_threads)

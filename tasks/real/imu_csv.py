@@ -12,8 +12,6 @@ of tasks/simulate/imu.py).  A bad file is one reject naming it and the reason; t
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import math
@@ -27,6 +25,7 @@ from tasks.common.io import RejectLog
 from tasks.real.dataset import is_hidden
 from tasks.real.labels import LABELS_FILE, read_label_map, resolve_label
 from tasks.real.schema import RealDataError, read_utf8
+from tasks.real.tables import csv_rows
 
 log = logging.getLogger(__name__)
 
@@ -106,21 +105,7 @@ def read_imu_table(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise RealDataError.unreadable(path, exc) from exc
     except UnicodeDecodeError:
         raise RealDataError(path, "not UTF-8 text") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header, rows, lines = None, [], []
-    try:
-        for row in reader:
-            if not any(cell.strip() for cell in row):
-                continue
-            if header is None:
-                header = [cell.strip().lower() for cell in row]
-            elif len(row) != len(header):
-                raise RealDataError(path, f"line {reader.line_num}: {len(row)} fields, the header has {len(header)}")
-            else:
-                rows.append(row)
-                lines.append(reader.line_num)
-    except csv.Error as exc:
-        raise RealDataError(path, f"not a valid CSV file (line {reader.line_num}: {exc})") from None
+    header, rows, lines = csv_rows(text, path)
     missing = [c for c in COLUMNS if c not in (header or [])]
     if missing:
         raise RealDataError(path, f"missing column(s) {', '.join(missing)} (has: {', '.join(header or []) or 'none'})")

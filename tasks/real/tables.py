@@ -24,16 +24,9 @@ INTENSITY_COLUMNS = ("intensity", "snr")  # either one, in dB
 PARQUET_META_KEY = b"mmflywheel"  # schema metadata: the sidecar's JSON object
 
 
-def read_csv(path: Path, where: str) -> Columns:
-    """The schema's columns of the CSV file ``path``; RealDataError naming ``where`` otherwise."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise RealDataError.unreadable(where, exc) from exc
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise RealDataError(where, f"not UTF-8 text (byte 0x{data[exc.start]:02x} at position {exc.start})") from None
+def csv_rows(text: str, where: str) -> tuple[list[str] | None, list[list[str]], list[int]]:
+    """(the header in lower case, or None for no line; the data rows as text; each row's line number) of a CSV
+    text, blank lines skipped; RealDataError naming ``where`` for a row of another width or broken quoting."""
     reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
     cells, lines = [], []
@@ -50,6 +43,20 @@ def read_csv(path: Path, where: str) -> Columns:
                 lines.append(reader.line_num)
     except csv.Error as exc:
         raise RealDataError(where, f"not a valid CSV file (line {reader.line_num}: {exc})") from None
+    return header, cells, lines
+
+
+def read_csv(path: Path, where: str) -> Columns:
+    """The schema's columns of the CSV file ``path``; RealDataError naming ``where`` otherwise."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RealDataError.unreadable(where, exc) from exc
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RealDataError(where, f"not UTF-8 text (byte 0x{data[exc.start]:02x} at position {exc.start})") from None
+    header, cells, lines = csv_rows(text, where)
     if header is None:
         raise RealDataError(where, "empty file")
     names = _pick_columns(header, where)
