@@ -141,6 +141,20 @@ def cmd_export_real(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ask(args: argparse.Namespace) -> int:
+    import torch
+
+    from tasks.tune.ask import ask
+    from tasks.tune.export import load_tuned
+
+    torch.set_num_threads(args.threads)
+    tuned = load_tuned(args.model)
+    print(ask(tuned, args.item, args.question, no_signal=args.no_signal, encoder_dir=args.encoder,
+              signals_dir=args.signals_dir, motion_dir=args.data, params=args.params,
+              max_new_tokens=args.max_tokens))
+    return 0
+
+
 def cmd_qa_audit(args: argparse.Namespace) -> int:
     from tasks.qa.audit import score, write_audit
 
@@ -237,6 +251,21 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--params", type=Path, default=Path("params.yaml"),
                         help="params file whose simulate radar pose is used for signals without radar_pose")
     export.set_defaults(func=cmd_export_real)
+
+    asking = sub.add_parser("ask", help="the tuned model answers a question about one motion's signals (an .npz, a "
+                                        "data-set id, or a .npy / .bvh motion simulated first)")
+    asking.add_argument("item", help="a signals .npz, an id with data/signals/<id>.npz, or a motion (.npy, .bvh, id)")
+    asking.add_argument("question", help='e.g. "What is the person doing?"')
+    asking.add_argument("--no-signal", action="store_true", help="answer from the question alone (text-only baseline)")
+    asking.add_argument("--model", type=Path, default=Path("models/tune"), help="the tune stage's model folder")
+    asking.add_argument("--encoder", type=Path, default=Path("models/encoder"), help="the pretrain stage's encoder")
+    asking.add_argument("--signals-dir", type=Path, default=Path("data/signals"), help="signals data set folder")
+    asking.add_argument("--data", type=Path, default=Path("data/motion"), help="motion data set folder")
+    asking.add_argument("--params", type=Path, default=Path("params.yaml"),
+                        help="params file whose 'simulate' section simulates a motion given as ITEM")
+    asking.add_argument("--max-tokens", type=int, default=48, help="longest answer in tokens")
+    asking.add_argument("--threads", type=int, default=2, help="torch threads")
+    asking.set_defaults(func=cmd_ask)
 
     audit = sub.add_parser("qa-audit", help="a seeded sample of accepted and rejected QA pairs on one offline page "
                                             "to grade right/wrong; --score FILE prints the precision with a 95%% CI")

@@ -111,6 +111,18 @@ def strongest_points(points: np.ndarray, frames: np.ndarray, n_frames: int, keep
     return out, counts
 
 
+def motion_of(signals: dict[str, np.ndarray], norm: Normaliser, max_points: int, name: str, *, id: str,
+              split: str, label: str | None, captions: list[str]) -> Motion:
+    """One simulated motion's signals (tasks/common/signals.py), standardised with ``norm``."""
+    n_frames = signals["frame_time_s"].size
+    points, counts = strongest_points(signals["points"], signals["points_frame"], n_frames, max_points)
+    return Motion(id=id, split=split, label=label, captions=captions,
+                  views={v: norm.heatmap(v, signals[v]) for v in VIEWS}, points=points, n_points=counts,
+                  imu=(signals["imu"] / norm.imu_scale).astype(np.float32),
+                  frame_rate=_rate(signals["frame_time_s"], "radar frame", name),
+                  imu_rate=_rate(signals["imu_time_s"], "IMU sample", name), norm=norm)
+
+
 def load_dataset(signals_dir: str | Path, motion_dir: str | Path, cfg: DataConfig) -> Dataset:
     """Every simulated motion with at least one caption, loaded and standardised (see the module doc)."""
     signals_dir, motion_dir = Path(signals_dir), Path(motion_dir)
@@ -138,15 +150,9 @@ def load_dataset(signals_dir: str | Path, motion_dir: str | Path, cfg: DataConfi
             norm = Normaliser(stats, sites)
         elif signals["imu_sites"].tolist() != sites:
             raise SignalsError(f"{name}: IMU sites {signals['imu_sites'].tolist()} differ from the others' {sites}")
-        n_frames = signals["frame_time_s"].size
-        points, counts = strongest_points(signals["points"], signals["points_frame"], n_frames, cfg.max_points)
-        motions.append(Motion(
-            id=row.id, split="hard" if row.id in held_out else row.split,
-            label=None if pd.isna(row.label) else str(row.label), captions=texts,
-            views={v: norm.heatmap(v, signals[v]) for v in VIEWS}, points=points, n_points=counts,
-            imu=(signals["imu"] / norm.imu_scale).astype(np.float32),
-            frame_rate=_rate(signals["frame_time_s"], "radar frame", name),
-            imu_rate=_rate(signals["imu_time_s"], "IMU sample", name), norm=norm))
+        motions.append(motion_of(signals, norm, cfg.max_points, name, id=row.id,
+                                 split="hard" if row.id in held_out else row.split,
+                                 label=None if pd.isna(row.label) else str(row.label), captions=texts))
     if not motions:
         raise StageError(f"{signals_dir}: no simulated motion with a caption to pretrain on")
     first = motions[0]

@@ -18,19 +18,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as torch_dist
-from dvclive import Live
 from tqdm import tqdm
 
-from tasks.common.io import atomic_file
+from tasks.common.training import load_checkpoint, log_row, lr_factor, open_live, save_checkpoint
 from tasks.pretrain.config import PretrainConfig
 from tasks.pretrain.data import Dataset, Motion, eval_batches, steps_per_epoch, train_batch
 from tasks.pretrain.loss import make_loss
@@ -81,13 +78,6 @@ def gather(local: torch.Tensor, dist: Dist) -> torch.Tensor:
     return torch.stack(parts, dim=1).reshape(-1, *local.shape[1:])
 
 
-def lr_factor(step: int, warmup: int, total: int) -> float:
-    """Linear warm-up over ``warmup`` steps, then cosine decay to zero at ``total``."""
-    if step < warmup:
-        return (step + 1) / warmup
-    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
-
-
 def fingerprint(cfg: PretrainConfig, data: Dataset) -> str:
     """What a checkpoint must match to be continued: the params that change training and the data set."""
     blob = {"cfg": cfg.model_dump(exclude={"checkpoint_dir": True, "eval": True, "real_eval": True,
@@ -122,27 +112,6 @@ def validate(model: ContrastiveModel, motions: list[Motion], data: Dataset, batc
     model.train()
     return {"val/r1": 0.5 * (r["signal_to_text"]["r1"] + r["text_to_signal"]["r1"]),
             "val/mrr": 0.5 * (r["signal_to_text"]["mrr"] + r["text_to_signal"]["mrr"])}
-
-
-def _save(path: Path, state: dict[str, Any]) -> None:
-    with atomic_file(path) as fh:
-        torch.save(state, fh)
-
-
-def _load(path: Path, key: str) -> dict[str, Any] | None:
-    if not path.is_file():
-        return None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # a torn or foreign file: start afresh, keep it for a look
-        print(f"pretrain: {path}: unreadable checkpoint ({type(exc).__name__}), starting afresh")
-        path.replace(path.with_suffix(".unreadable"))
-        return None
-    if state.get("fingerprint") != key:
-        print(f"pretrain: {path}: a checkpoint of other params or data, set aside as {path.name}.old")
-        path.replace(path.with_name(path.name + ".old"))
-        return None
-    return state
 
 
 def train(cfg: PretrainConfig, data: Dataset, checkpoint_dir: Path, live_dir: Path | None = None) -> ContrastiveModel:
@@ -183,7 +152,7 @@ def _train(cfg: PretrainConfig, data: Dataset, checkpoint_dir: Path, live_dir: P
 
     key = fingerprint(cfg, data)
     checkpoint = Path(checkpoint_dir) / CHECKPOINT
-    state = _load(checkpoint, key)
+    state = load_checkpoint(checkpoint, key, "pretrain")
     step, history = 0, []
     if state is not None:
         model.load_state_dict(state["model"])
@@ -193,13 +162,11 @@ def _train(cfg: PretrainConfig, data: Dataset, checkpoint_dir: Path, live_dir: P
         step, history = state["step"], state["history"]
         if dist.main:
             print(f"pretrain: continuing from step {step} of {total} ({checkpoint})")
-    live = Live(str(live_dir), save_dvc_exp=False, dvcyaml=None) if live_dir is not None and dist.main else None
-    for row in history:  # the curves up to the checkpoint, so a resumed run's curves are whole
-        _log(live, row)
+    live = open_live(live_dir, history, dist.main)  # the curves up to the checkpoint: a resumed run's are whole
 
     def save() -> None:
         if dist.main:
-            _save(checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            save_checkpoint(checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "step": step,
                                "history": history, "fingerprint": key})
 
@@ -231,7 +198,7 @@ def _train(cfg: PretrainConfig, data: Dataset, checkpoint_dir: Path, live_dir: P
         if dist.main and (step % cfg.train.eval_every == 0 or step == total) and val_set:
             row.update(validate(model, val_set, data, cfg.eval.batch_size, device))
         history.append(row)
-        _log(live, row)
+        log_row(live, row)
         bar.update()
         bar.set_postfix(loss=f"{row['train/loss']:.3f}")
         if step % cfg.train.checkpoint_every == 0 or step == total:
@@ -242,10 +209,3 @@ def _train(cfg: PretrainConfig, data: Dataset, checkpoint_dir: Path, live_dir: P
     return model.cpu().eval()
 
 
-def _log(live: Live | None, row: dict[str, float]) -> None:
-    if live is None:
-        return
-    live.step = int(row["step"])
-    for name, value in row.items():
-        if name != "step":
-            live.log_metric(name, value)

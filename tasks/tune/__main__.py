@@ -1,0 +1,5 @@
+import sys
+
+from tasks.tune.stage import main
+
+sys.exit(main())
