@@ -41,8 +41,11 @@ MIX = {  # 2 procedural, 2 HumanML3D clips (each whole, trimmed and mirrored: 8)
     "pretrain": {"data": {"window_s": 3.0, "hard": {"radar_distance_m": [0, 100], "radar_bearing_deg": [-180, 180],
                                                     "radar_height_m": [0, 10], "body_height_m": [1.0, 1.8]}},
                  "train": {"batch_size": 2, "epochs": 1}, "eval": {"bootstrap": 100}},
+    "tune": {"data": {"val_limit": 4}, "generate_max_tokens": 8,
+             "train": {"torch_threads": 1, "align": {"batch_size": 4}, "instruct": {"epochs": 1, "batch_size": 4}}},
+    "evaluate": {"bootstrap": 100, "max_new_tokens": 12, "torch_threads": 1, "judge": {"max_tokens": 24}},
 }
-STAGES = ["motion", "simulate", "llm_model", "qa", "pretrain"]
+STAGES = ["motion", "simulate", "llm_model", "qa", "pretrain", "tune", "evaluate"]
 # A file the BVH parser cannot read: rejected, the rest goes on.
 BROKEN_BVH = "HIERARCHY\nROOT Hips\n{\n  OFFSET 0 0 0\n"
 
@@ -140,6 +143,28 @@ def test_every_stage_on_procedural_humanml3d_and_bvh_motions(
     assert set(embedded.index[embedded["split"] == "hard"]) == tall
     info = json.loads((repo / "models/encoder/encoder.json").read_text())
     assert info["classes"] == ["walk", "wave"] and (repo / "models/encoder/model.safetensors").stat().st_size > 0
+
+    # tune: the real SmolLM2 tuned on the train split's captions and pairs, validated on val, test never read
+    tune_metrics = json.loads((repo / "metrics/tune.json").read_text())
+    train_ids = set(embedded.index[embedded["split"] == "train"])
+    train_captions = sum(len(set(manifest.loc[i, "captions"])) for i in train_ids)
+    assert tune_metrics["samples"]["train"] == {"caption": train_captions,
+                                                "qa": int(pairs["motion_id"].isin(train_ids).sum())}
+    assert tune_metrics["phases"]["align"]["steps"] >= 1 and tune_metrics["phases"]["instruct"]["steps"] >= 1
+    tuned = json.loads((repo / "models/tune/tune.json").read_text())
+    assert tuned["base"] == "models/smollm2-135m-instruct"
+    assert (repo / "models/tune/adapter/adapter_model.safetensors").stat().st_size > 0
+    assert (repo / "metrics/tune/plots/metrics/train/loss.tsv").is_file()
+
+    # evaluate: every system on the test split's caption tasks and pairs, the embedded model as judge
+    evaluated = json.loads((repo / "metrics/evaluate.json").read_text())
+    test_ids = set(embedded.index[embedded["split"] == "test"])
+    assert evaluated["items"]["total"] == len(test_ids) + int(pairs["motion_id"].isin(test_ids).sum())
+    assert {"tuned", "text_only", "shuffled"} <= set(evaluated["systems"])
+    assert evaluated["judge"]["identity"]["model"] == "SmolLM2-135M-Instruct"
+    assert evaluated["judge"]["preference_leakage"] is True  # the same model wrote the QA pairs
+    assert json.loads((repo / "data/evaluate/weaknesses.json").read_text())["version"] == 1
+    assert "http" not in (repo / "metrics/evaluate_report.html").read_text()
 
 
 # Six short procedural motions and a small radar: a few seconds per run.

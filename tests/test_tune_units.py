@@ -10,7 +10,7 @@ from tune_fixtures import tiny_base
 from tasks.common.config import validate_section
 from tasks.common.params import ParamsError
 from tasks.tune.config import TuneConfig
-from tasks.tune.data import Prompter, Sample, SignalBank, collate, make_batch, pool_tokens, signal_block
+from tasks.tune.data import Prompter, Sample, SignalBank, collate, make_batch, pool_tokens, shuffled_bank, signal_block
 from tasks.tune.model import (
     IGNORE,
     SIGNAL_END,
@@ -21,7 +21,6 @@ from tasks.tune.model import (
     answer_loss,
     splice_signal_tokens,
 )
-from tasks.tune.stage import shuffled
 from tasks.tune.train import build_model, set_phase
 
 
@@ -157,7 +156,7 @@ def test_lora_presets_and_overrides_and_bad_params():
 def test_the_shuffled_control_gives_every_motion_another_motions_signal():
     signal = torch.arange(5, dtype=torch.float32).reshape(5, 1, 1, 1)
     bank = SignalBank([f"m{i}" for i in range(5)], {}, {}, signal, torch.ones(5, 1, 1, dtype=torch.bool))
-    control = shuffled(bank, seed=0)
+    control = shuffled_bank(bank, seed=0)
     samples = [Sample(f"m{i}", "", "", "") for i in range(5)]
     got = control.take(samples)[0].flatten().tolist()
     assert sorted(got) == [0, 1, 2, 3, 4] and all(g != i for i, g in enumerate(got))

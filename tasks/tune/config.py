@@ -89,7 +89,7 @@ class TuneTrainSection(Section):
     weight_decay: float = Field(0.0, ge=0)
     grad_clip: float = Field(1.0, gt=0)
     checkpoint_every: int = Field(20, ge=1)  # optimizer steps
-    align: PhaseSection = Field(default_factory=lambda: PhaseSection(epochs=1, lr=1e-3, captions_per_motion=2))
+    align: PhaseSection = Field(default_factory=lambda: PhaseSection(epochs=1, lr=1e-3, captions_per_motion=3))
     instruct: PhaseSection = Field(default_factory=lambda: PhaseSection(epochs=2, lr=3e-4, captions_per_motion=1))
 
 

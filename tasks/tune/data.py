@@ -86,6 +86,16 @@ def load_bank(embeddings_dir: str | Path, modalities: tuple[str, ...], k: int) -
     return SignalBank(ids, dict(zip(ids, index["split"].astype(str))), dict(zip(ids, labels)), signal, mask)
 
 
+def shuffled_bank(bank: SignalBank, seed: int) -> SignalBank:
+    """The same signals with every motion given another motion's (a seeded cycle: none keeps its own): the
+    control that shows whether a model reads the signal."""
+    order = np.random.default_rng(item_seed(seed, "shuffle")).permutation(len(bank.ids))
+    ids = list(bank.ids)
+    for a, b in zip(order, np.roll(order, -1)):
+        ids[b] = bank.ids[a]  # motion a now reads row b
+    return SignalBank(ids, bank.split, bank.label, bank.signal, bank.signal_mask)
+
+
 @dataclass(frozen=True)
 class Sample:
     motion: str

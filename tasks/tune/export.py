@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from peft import PeftModel
 from safetensors.torch import load_file, save_file
+from tqdm import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from tasks.common.io import atomic_dir, write_json
@@ -43,12 +44,13 @@ class TunedModel:
         return next(self.model.parameters()).device
 
     def answer(self, questions: list[str], signal: torch.Tensor | None = None, signal_mask: torch.Tensor | None = None,
-               max_new_tokens: int = 48, batch_size: int = 8) -> list[str]:
+               max_new_tokens: int = 48, batch_size: int = 8, progress: str | None = None) -> list[str]:
         """Greedy answers to ``questions``, question i about signal row i ([N, M, K, W] pooled tokens,
-        tasks/tune/data.py); ``signal`` None answers from the questions alone."""
+        tasks/tune/data.py); ``signal`` None answers from the questions alone.  ``progress``: a progress bar
+        with this label."""
         self.model.eval()
         out: list[str] = []
-        for i in range(0, len(questions), batch_size):
+        for i in tqdm(range(0, len(questions), batch_size), desc=progress, unit="batch", disable=progress is None):
             part = questions[i:i + batch_size]
             rows = () if signal is None else (signal[i:i + batch_size], signal_mask[i:i + batch_size])
             batch = make_batch([Sample("", "", q, "") for q in part], self.prompter, *rows, left=True, answers=False)

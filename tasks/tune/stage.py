@@ -20,28 +20,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from tasks.common.config import load_section
 from tasks.common.io import write_atomic, write_json
-from tasks.common.seeds import item_seed
 from tasks.common.stage import run_stage
 from tasks.tune.config import TuneConfig
-from tasks.tune.data import CAPTION, Sample, SignalBank, load_bank, load_samples
+from tasks.tune.data import CAPTION, Sample, SignalBank, load_bank, load_samples, shuffled_bank
 from tasks.tune.export import TunedModel, save_tuned
 from tasks.tune.train import evaluate_loss, train, val_samples
 
 N_EXAMPLES = 6
-
-
-def shuffled(bank: SignalBank, seed: int) -> SignalBank:
-    """The same signals with every motion given another motion's (a seeded cycle: none keeps its own)."""
-    order = np.random.default_rng(item_seed(seed, "shuffle")).permutation(len(bank.ids))
-    ids = list(bank.ids)
-    for a, b in zip(order, np.roll(order, -1)):
-        ids[b] = bank.ids[a]  # motion a now reads row b
-    return SignalBank(ids, bank.split, bank.label, bank.signal, bank.signal_mask)
 
 
 def examples(tuned: TunedModel, bank: SignalBank, val: list[Sample], max_tokens: int) -> str:
@@ -80,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
                                "train_seconds": round(trained, 1)}
     if val:
         final = {"signal": evaluate_loss(result.model, val, bank, result.prompter, batch, device),
-                 "shuffled_signal": evaluate_loss(result.model, val, shuffled(bank, cfg.seed), result.prompter,
+                 "shuffled_signal": evaluate_loss(result.model, val, shuffled_bank(bank, cfg.seed), result.prompter,
                                                   batch, device),
                  "no_signal": evaluate_loss(result.model, val, None, result.prompter, batch, device)}
         metrics["val"] = {name: {k: round(v, 4) if isinstance(v, float) else v for k, v in found.items()}

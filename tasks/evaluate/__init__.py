@@ -1,0 +1,1 @@
+"""The evaluate stage: does the tuned model use the signal? Reference metrics, fact accuracy and an LLM judge."""

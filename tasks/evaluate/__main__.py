@@ -1,0 +1,5 @@
+import sys
+
+from tasks.evaluate.stage import main
+
+sys.exit(main())
