@@ -9,6 +9,7 @@ from tune_fixtures import tiny_base
 
 from tasks.common.config import validate_section
 from tasks.common.params import ParamsError
+from tasks.common.stage import StageError
 from tasks.tune.config import TuneConfig
 from tasks.tune.data import Prompter, Sample, SignalBank, collate, make_batch, pool_tokens, shuffled_bank, signal_block
 from tasks.tune.model import (
@@ -149,8 +150,9 @@ def test_lora_presets_and_overrides_and_bad_params():
         validate_section(TuneConfig, {"model": {"lora": {"rnk": 4}}}, "tune")
     with pytest.raises(ParamsError, match="grad_accum"):
         validate_section(TuneConfig, {"train": {"align": {"batch_size": 6, "grad_accum": 4}}}, "tune")
-    with pytest.raises(ParamsError, match="no Hugging Face model folder"):
-        validate_section(TuneConfig, {"model": {"base": "/nowhere"}}, "tune")
+    with pytest.raises(StageError, match="no Hugging Face model folder"):
+        build_model(validate_section(TuneConfig, {"model": {"base": "/nowhere"}}, "tune"), 8, torch.device("cpu"),
+                    torch.float32)
 
 
 def test_the_shuffled_control_gives_every_motion_another_motions_signal():

@@ -127,9 +127,11 @@ def render(metrics: dict[str, Any], table: pd.DataFrame, confusion: list[dict[st
         for key in picked:
             item = first.loc[key]
             refs = "<br>".join(e(r) for r in json.loads(item["references"]))
-            answers = "<br>".join(f"<b>{e(SYSTEM_NAMES.get(s, s))}:</b> {e(str(pivot.loc[key, s]))}"
-                                  for s in pivot.columns if isinstance(pivot.loc[key, s], str))
-            rows.append([e(key), e(str(item["label"])), e(item["question"]), refs, answers])
-        parts.append(f"<h3>{e(category)}</h3>" + _table(["item", "label", "question", "references", "answers"], rows))
+            answers = "<br>".join(f"<b>{e(SYSTEM_NAMES[s])}:</b> {e(str(pivot.loc[key, s]))}"
+                                  for s in SYSTEM_NAMES if s in pivot.columns and isinstance(pivot.loc[key, s], str))
+            facts = e(str(item.get("facts", ""))).replace("\n", "<br>")
+            rows.append([e(key), e(str(item["label"])), e(item["question"]), refs, answers, facts])
+        parts.append(f"<h3>{e(category)}</h3>" + _table(["item", "label", "question", "references", "answers",
+                                                          "facts"], rows))
     parts.append("</body></html>")
     return "\n".join(parts)

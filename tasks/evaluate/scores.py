@@ -1,11 +1,12 @@
 """Every system's answers scored, one row per (system, item), and the summaries with bootstrap 95 % CIs.
 
-Columns of the table (``data/evaluate/answers.parquet``): key, system, split, motion, category, label, question,
-answer, references (JSON list); the reference metrics (tasks/evaluate/captions.py: bleu1..bleu4, meteor,
-rouge_l, cider, similarity); the fact checks (claims, checkable, false, unsupported, fact_accuracy,
-activity, activity_right); the judge's scores (judge_score5, judge_correctness, judge_hallucination,
-judge_same_facts; NaN where not judged, unparsable or failed).  A summary is the mean over the items where a
-value exists, a percentile CI from resampling those items, and n.
+Columns of the table (``data/evaluate/answers.parquet``): key, system, split, motion, category, label,
+question, answer, references (JSON list), facts (the motion's fact sheet, as the qa stage writes it); the
+reference metrics (tasks/evaluate/captions.py: bleu1..bleu4, meteor, rouge_l, cider, similarity); the fact
+checks (claims, checkable, false, unsupported, fact_accuracy, activity, activity_right); the judge's scores
+(judge_score5, judge_correctness, judge_hallucination, judge_same_facts; NaN where not judged, unparsable or
+failed).  A summary is the mean over the items where a value exists, a percentile CI from resampling those
+items, and n.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from tasks.evaluate.facts import score_answer
 from tasks.evaluate.judge import Verdict
 from tasks.pretrain.metrics import bootstrap_ci
 from tasks.qa.config import QAConfig
+from tasks.qa.facts import fact_lines, fact_sheet
 
 FACT_COLUMNS = ("fact_accuracy", "unsupported", "activity_right")
 JUDGE_COLUMNS = {"score5": {"score": "judge_score5"},
@@ -46,6 +48,8 @@ def score_table(items: list[Item], answers: dict[str, list[str | None]], facts: 
             rows.append({"key": item.key, "system": system, "split": item.split, "motion": item.motion,
                          "category": item.category, "label": item.label, "question": item.question,
                          "answer": answer, "references": json.dumps(list(item.references)),
+                         "facts": fact_sheet(fact_lines(facts[item.motion], sheet=qa_cfg.sheet))
+                         if item.motion in facts else "",
                          **{m: float(v[k]) for m, v in refs.per_item.items()},
                          "claims": fact.claims if fact else 0, "checkable": fact.checkable if fact else 0,
                          "false": fact.false if fact else 0,

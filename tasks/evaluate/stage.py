@@ -130,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
     generated = time.perf_counter() - start
     facts = motion_facts({i.motion for i in items}, args.motion, args.signals, qa_cfg)
     table = score_table(items, answers, facts, qa_cfg)
-    writer = str(pd.read_parquet(Path(args.qa) / "qa.parquet", columns=["source"])["source"].iloc[0]).split(":")[-1]
+    sources = pd.read_parquet(Path(args.qa) / "qa.parquet", columns=["source"])["source"]
+    writer = str(sources.iloc[0]).split(":")[-1] if len(sources) else ""  # "llm:<backend>:<model>"
     judge_report = run_judge(table, cfg, args.params, writer) if cfg.judge.enabled else None
     skipped = dict(table.attrs.get("skipped", {}))
     if not cfg.judge.enabled:

@@ -10,7 +10,6 @@ and LoRA).
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -51,14 +50,6 @@ class TuneModelSection(Section):
         if not modalities or len(set(modalities)) < len(modalities):
             raise invalid(f"each of {', '.join(MODALITIES)} at most once, at least one")
         return modalities
-
-    @field_validator("base")
-    @classmethod
-    def _base(cls, base: str) -> str:
-        if not (Path(base) / "config.json").is_file():
-            raise invalid(f"{base}: no Hugging Face model folder (config.json) here; the embedded default is "
-                          "written by `dvc repro llm_model`")
-        return base
 
 
 class PhaseSection(Section):

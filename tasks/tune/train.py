@@ -28,6 +28,7 @@ from tqdm import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from tasks.common.seeds import item_seed
+from tasks.common.stage import StageError
 from tasks.common.training import load_checkpoint, log_row, lr_factor, open_live, save_checkpoint
 from tasks.tune.config import TuneConfig
 from tasks.tune.data import Prompter, Sample, SignalBank, epoch_batches, make_batch, phase_samples
@@ -55,6 +56,9 @@ def build_model(cfg: TuneConfig, encoder_width: int, device: torch.device,
                 dtype: torch.dtype) -> tuple[SignalLM, Any, Prompter]:
     """The base LLM (frozen) with fresh LoRA adapters and a fresh projector; its tokenizer with the signal
     markers; the prompter.  Seeded by ``cfg.seed``."""
+    if not (Path(cfg.model.base) / "config.json").is_file():
+        raise StageError(f"tune.model.base: {cfg.model.base}: no Hugging Face model folder (config.json) here; the "
+                         "embedded default is written by `dvc repro llm_model`")
     torch.manual_seed(cfg.seed)
     tokenizer = AutoTokenizer.from_pretrained(cfg.model.base)
     ids = add_signal_tokens(tokenizer)
