@@ -43,7 +43,9 @@ MIX = {  # 2 procedural, 2 HumanML3D clips (each whole, trimmed and mirrored: 8)
                  "train": {"batch_size": 2, "epochs": 1}, "eval": {"bootstrap": 100}},
     "tune": {"data": {"val_limit": 4}, "generate_max_tokens": 8,
              "train": {"torch_threads": 1, "align": {"batch_size": 4}, "instruct": {"epochs": 1, "batch_size": 4}}},
-    "evaluate": {"bootstrap": 100, "max_new_tokens": 12, "torch_threads": 1, "judge": {"max_tokens": 24}},
+    # this mix has no test motion: the held-out (hard) one is evaluated
+    "evaluate": {"splits": ["test", "hard"], "bootstrap": 100, "max_new_tokens": 12, "torch_threads": 1,
+                 "judge": {"max_tokens": 24}},
 }
 STAGES = ["motion", "simulate", "llm_model", "qa", "pretrain", "tune", "evaluate"]
 # A file the BVH parser cannot read: rejected, the rest goes on.
@@ -156,9 +158,9 @@ def test_every_stage_on_procedural_humanml3d_and_bvh_motions(
     assert (repo / "models/tune/adapter/adapter_model.safetensors").stat().st_size > 0
     assert (repo / "metrics/tune/plots/metrics/train/loss.tsv").is_file()
 
-    # evaluate: every system on the test split's caption tasks and pairs, the embedded model as judge
+    # evaluate: every system on the evaluated splits' caption tasks and pairs, the embedded model as judge
     evaluated = json.loads((repo / "metrics/evaluate.json").read_text())
-    test_ids = set(embedded.index[embedded["split"] == "test"])
+    test_ids = set(embedded.index[embedded["split"].isin(["test", "hard"])])
     assert evaluated["items"]["total"] == len(test_ids) + int(pairs["motion_id"].isin(test_ids).sum())
     assert {"tuned", "text_only", "shuffled"} <= set(evaluated["systems"])
     assert evaluated["judge"]["identity"]["model"] == "SmolLM2-135M-Instruct"
