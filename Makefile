@@ -38,6 +38,7 @@ test: setup
 bench: setup
 	python benchmarks/bench_radar.py
 	python benchmarks/bench_pretrain.py
+	python benchmarks/bench_tune.py
 
 clean:
 	rm -rf $(VENV)
