@@ -11,9 +11,8 @@ import pytest
 import torch
 import yaml
 from test_qa_stage import simulated
-from tune_fixtures import tiny_base
+from tune_fixtures import tiny_base, untrained_tuned
 
-from tasks.common.config import validate_section
 from tasks.evaluate.stage import main as evaluate_main
 from tasks.motion.procedural import generate
 from tasks.motion.stage import finish_item
@@ -21,9 +20,6 @@ from tasks.pretrain.config import DataConfig, PretrainModelConfig
 from tasks.pretrain.data import load_dataset
 from tasks.pretrain.export import save_embeddings, save_encoder
 from tasks.pretrain.model import build_model as build_encoder
-from tasks.tune.config import TuneConfig
-from tasks.tune.export import save_tuned
-from tasks.tune.train import build_model
 
 SPLITS = {"train": 1, "val": 1, "test": 2}  # per class
 
@@ -50,13 +46,7 @@ def project(smollm_dir, tmp_path_factory):
                  ["squat", "wave"], norm)
     save_embeddings(encoder, data, root / "embeddings", 8)
     base = tiny_base(smollm_dir, root / "llama")
-    cfg = validate_section(TuneConfig, {"model": {"base": str(base)}}, "tune")
-    model, tokenizer, _ = build_model(cfg, encoder_cfg.encoder.width, torch.device("cpu"), torch.float32)
-    with torch.no_grad():  # untrained, the random tiny LLM ends at once: weights that make it say something
-        for name, p in model.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0, 0.5)
-    save_tuned(model, tokenizer, root / "tune", cfg, encoder_cfg.encoder.width)
+    untrained_tuned(base, root / "tune", encoder_cfg.encoder.width)
     qa = [{"motion_id": m.id, "split": m.split, "category": "activity", "question": "What is the person doing?",
            "answer": f"The person is doing a {m.label}.", "source": "llm:embedded:SmolLM2-135M-Instruct",
            "prompt_version": "t", "facts": "{}"} for m in data.motions]

@@ -10,10 +10,9 @@ import pytest
 import torch
 import yaml
 from test_qa_stage import SIMULATE, simulated
-from tune_fixtures import tiny_base
+from tune_fixtures import tiny_base, untrained_tuned
 
 from tasks.cli import main as flywheel
-from tasks.common.config import validate_section
 from tasks.common.signals import load_signals, save_signals
 from tasks.motion.procedural import generate
 from tasks.motion.stage import finish_item
@@ -22,9 +21,7 @@ from tasks.pretrain.data import load_dataset
 from tasks.pretrain.export import save_encoder
 from tasks.pretrain.model import build_model as build_encoder
 from tasks.tune.ask import encode_item
-from tasks.tune.config import TuneConfig
-from tasks.tune.export import load_tuned, save_tuned
-from tasks.tune.train import build_model
+from tasks.tune.export import load_tuned
 
 QUESTION = "What is the person doing?"
 
@@ -41,13 +38,8 @@ def setup(smollm_dir, tmp_path_factory):
     norm = json.loads((root / "signals/norm_stats.json").read_text())
     save_encoder(build_encoder(encoder_cfg, data.shapes), root / "encoder", encoder_cfg, DataConfig(window_s=3.0),
                  data.shapes, data.sites, ["clap"], norm)
-    cfg = validate_section(TuneConfig, {"model": {"base": str(tiny_base(smollm_dir, root / "llama"))}}, "tune")
-    model, tokenizer, _ = build_model(cfg, encoder_cfg.encoder.width, torch.device("cpu"), torch.float32)
-    with torch.no_grad():  # untrained, the random tiny LLM ends at once: weights that make it say something
-        for name, p in model.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0, 0.5)
-    save_tuned(model, tokenizer, root / "tune", cfg, encoder_cfg.encoder.width)
+    base = tiny_base(smollm_dir, root / "llama")
+    untrained_tuned(base, root / "tune", encoder_cfg.encoder.width)
     (root / "params.yaml").write_text(yaml.safe_dump({"simulate": SIMULATE}))
     return root, item.id
 

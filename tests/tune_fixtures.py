@@ -10,6 +10,11 @@ import torch
 from safetensors.torch import save_file
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
+from tasks.common.config import validate_section
+from tasks.tune.config import TuneConfig
+from tasks.tune.export import save_tuned
+from tasks.tune.train import build_model
+
 WIDTH = 8  # encoder token width of the stand-in embeddings
 TOWERS = {"doppler_time": 6, "imu": 9}  # tower -> tokens
 WORDS = ["apple", "river", "stone", "cloud"]
@@ -28,6 +33,18 @@ def tiny_base(tokenizer_dir: Path, out: Path, seed: int = 0) -> Path:
     LlamaForCausalLM(config).save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))
     return out
+
+
+def untrained_tuned(base: Path, out: Path, encoder_width: int) -> Path:
+    """A tuned-model folder (tasks/tune/export.py) of ``base`` with a fresh projector and random LoRA weights:
+    the real loading and answering paths without a training run."""
+    cfg = validate_section(TuneConfig, {"model": {"base": str(base)}}, "tune")
+    model, tokenizer, _ = build_model(cfg, encoder_width, torch.device("cpu"), torch.float32)
+    with torch.no_grad():  # untrained, the random tiny LLM ends at once: weights that make it say something
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)
+    return save_tuned(model, tokenizer, out, cfg, encoder_width)
 
 
 def pattern(word: int, rng: np.random.Generator, noise: float = 0.3) -> np.ndarray:
